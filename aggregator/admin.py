@@ -1,0 +1,57 @@
+"""The administrative operations behind ``hush sites`` and ``hush keys``.
+
+They run in whichever process holds the database: the CLI itself when no server runs, or the
+server, which the CLI reaches through its loopback admin endpoint. Results are plain JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from aggregator import api_keys, sites
+from aggregator.sites import AdminError
+from aggregator.store import Store
+
+SITE_OPS = frozenset({"sites.add", "sites.set", "sites.remove"})
+KEY_OPS = frozenset({"keys.add", "keys.revoke"})
+
+
+def run_admin(store: Store, snapshot: Path, op: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Carry out one operation; raises AdminError when it cannot be done."""
+    match op:
+        case "sites.list":
+            return {"sites": [asdict(s) for s in sites.list_sites(store)]}
+        case "sites.add":
+            site = sites.add_site(
+                store, _text(args, "domain"), timezone=args.get("timezone") or "UTC"
+            )
+        case "sites.set":
+            site = sites.update_site(
+                store,
+                _text(args, "domain"),
+                timezone=args.get("timezone"),
+                honour_dnt=args.get("honour_dnt"),
+                hash_routing=args.get("hash_routing"),
+            )
+        case "sites.remove":
+            site = sites.remove_site(store, _text(args, "domain"))
+        case "keys.list":
+            return {"keys": [asdict(k) for k in api_keys.list_keys(store)]}
+        case "keys.add":
+            record, key = api_keys.add_key(store, _text(args, "name"))
+            return {"key": asdict(record), "secret": key}
+        case "keys.revoke":
+            return {"key": asdict(api_keys.revoke_key(store, _text(args, "which")))}
+        case _:
+            raise AdminError(f"unknown operation {op!r}")
+    sites.publish_snapshot(store, snapshot)
+    return {"site": asdict(site)}
+
+
+def _text(args: dict[str, Any], name: str) -> str:
+    value = args.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise AdminError(f"{name} is required")
+    return value

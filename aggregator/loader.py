@@ -1,0 +1,251 @@
+"""The spool loader: closed and orphaned segments into DuckDB, in Arrow batches, exactly once.
+
+Each pass takes every closed segment (``.seg``) and every open one whose writer died (its
+flock(2) lock can be taken), parses their lines with pyarrow's JSON reader, and inserts the
+events, the intake counts and the segment ids in one transaction. Segments whose id is already
+recorded were loaded before a crash and are only deleted. Lines that do not parse (a write torn
+by a crash or a power cut) are skipped and counted as ``torn_line``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import io
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import orjson
+import pyarrow as pa
+import pyarrow.json as pa_json
+
+from aggregator.store import Store
+from collector.spool import CLOSED, NEW, OPEN
+
+log = logging.getLogger("hush.loader")
+
+MAX_BATCH_BYTES = 64 * 1024 * 1024
+STALE_NEW_SECONDS = 60
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("t", pa.int64()),
+        ("s", pa.int32()),
+        ("d", pa.int32()),
+        ("n", pa.string()),
+        ("h", pa.string()),
+        ("p", pa.string()),
+        ("rh", pa.string()),
+        ("rp", pa.string()),
+        ("so", pa.string()),
+        ("us", pa.string()),
+        ("um", pa.string()),
+        ("uc", pa.string()),
+        ("ux", pa.string()),
+        ("ut", pa.string()),
+        ("v", pa.uint64()),
+        ("pk", pa.list_(pa.string())),
+        ("pv", pa.list_(pa.string())),
+        ("i", pa.bool_()),
+    ]
+)
+_PARSE = pa_json.ParseOptions(explicit_schema=EVENT_SCHEMA, unexpected_field_behavior="ignore")
+
+INSERT_EVENTS = """
+INSERT INTO events
+SELECT epoch_ms(t), s, DATE '1970-01-01' + d, n, h, p, rh, rp, so, us, um, uc, ux, ut, v,
+       map(pk, pv), i
+FROM batch
+WHERE NOT (t IS NULL OR s IS NULL OR d IS NULL OR n IS NULL OR h IS NULL OR p IS NULL
+      OR rh IS NULL OR rp IS NULL OR so IS NULL OR us IS NULL OR um IS NULL OR uc IS NULL
+      OR ux IS NULL OR ut IS NULL OR v IS NULL OR pk IS NULL OR pv IS NULL OR i IS NULL
+      OR len(pk) <> len(pv))
+"""
+
+
+@dataclass(slots=True)
+class LoadReport:
+    segments: int = 0
+    events: int = 0
+    torn_lines: int = 0
+    already_loaded: int = 0
+    ids: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Segment:
+    path: Path
+    fd: int  # kept open (and, for orphans, locked) until the segment is deleted
+
+
+def load_pending(store: Store, spool_dir: Path) -> LoadReport:
+    """One loader pass; safe to run at any time and twice."""
+    report = LoadReport()
+    segments = _claim_segments(spool_dir)
+    try:
+        while segments:
+            batch, size = [], 0
+            while segments and (not batch or size < MAX_BATCH_BYTES):
+                segment = segments.pop(0)
+                size += os.fstat(segment.fd).st_size
+                batch.append(segment)
+            _load_batch(store, batch, report)
+    finally:
+        for segment in segments:
+            os.close(segment.fd)
+    return report
+
+
+def _claim_segments(spool_dir: Path) -> list[_Segment]:
+    claimed = []
+    try:
+        names = sorted(os.listdir(spool_dir))
+    except FileNotFoundError:
+        return []
+    for name in names:
+        path = spool_dir / name
+        suffix = path.suffix
+        if suffix not in (CLOSED, OPEN, NEW):
+            continue
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except FileNotFoundError:
+            continue  # renamed or deleted meanwhile: seen on the next pass
+        if suffix == CLOSED:
+            claimed.append(_Segment(path, fd))
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)  # its writer is alive
+            continue
+        if suffix == OPEN:
+            log.warning("loading orphaned segment %s (its writer died)", name)
+            claimed.append(_Segment(path, fd))
+        else:
+            # A writer died between creating and naming a segment: it holds nothing.
+            if time.time() - os.fstat(fd).st_mtime > STALE_NEW_SECONDS:
+                path.unlink(missing_ok=True)
+            os.close(fd)
+    return claimed
+
+
+def _load_batch(store: Store, batch: list[_Segment], report: LoadReport) -> None:
+    ids = [segment.path.stem for segment in batch]
+    with store.read() as cur:
+        done = {
+            row[0]
+            for row in cur.execute(
+                "SELECT id FROM loaded_segments WHERE list_contains($ids, id)", {"ids": ids}
+            ).fetchall()
+        }
+    events: list[bytes] = []
+    counts: list[list[int | str]] = []
+    torn = 0
+    fresh = [segment for segment in batch if segment.path.stem not in done]
+    for segment in fresh:
+        data = _read_all(segment.fd)
+        seg_events, seg_counts, seg_torn = _split_lines(data)
+        events.extend(seg_events)
+        counts.extend(seg_counts)
+        torn += seg_torn
+    table, damaged = _parse_events(events)
+    torn += damaged
+    now = datetime.now(UTC).replace(tzinfo=None)
+    hour = int(time.time() // 3600) * 3600
+    inserted = 0
+    with store.write() as cur:
+        if table.num_rows:
+            cur.register("batch", table)
+            row = cur.execute(INSERT_EVENTS).fetchone()
+            cur.unregister("batch")
+            inserted = row[0] if row else 0
+            torn += table.num_rows - inserted  # lines that parsed but lack a field
+        if torn:
+            counts.append([hour, 0, "torn_line", torn])
+        if counts:
+            cur.executemany(
+                "INSERT INTO intake_counts"
+                " VALUES (make_timestamp($1::BIGINT * 1000000), $2, $3, $4)",
+                _summed(counts),
+            )
+        if fresh:
+            cur.executemany(
+                "INSERT INTO loaded_segments VALUES ($1, $2)",
+                [[segment.path.stem, now] for segment in fresh],
+            )
+    for segment in batch:
+        segment.path.unlink(missing_ok=True)
+        os.close(segment.fd)
+    # Once a segment file is gone its id can never come back (ids are unique), so its record
+    # is no longer needed.
+    with store.write() as cur:
+        cur.execute("DELETE FROM loaded_segments WHERE list_contains($ids, id)", {"ids": ids})
+    report.segments += len(fresh)
+    report.already_loaded += len(batch) - len(fresh)
+    report.events += inserted
+    report.torn_lines += torn
+    report.ids.extend(segment.path.stem for segment in fresh)
+    if torn:
+        log.warning("skipped %d torn spool lines", torn)
+
+
+def _read_all(fd: int) -> bytes:
+    chunks = []
+    os.lseek(fd, 0, os.SEEK_SET)
+    while chunk := os.read(fd, 1 << 20):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _split_lines(data: bytes) -> tuple[list[bytes], list[list[int | str]], int]:
+    """Event lines, counter rows and the number of torn lines in one segment's bytes."""
+    lines = data.split(b"\n")
+    # Every complete line ends with a newline; what follows the last one was cut short.
+    torn = 1 if lines[-1].strip(b"\0 ") else 0
+    events, counts = [], []
+    for line in lines[:-1]:
+        if line.startswith(b'{"t":'):
+            events.append(line)
+        elif line.startswith(b'{"c":'):
+            try:
+                counts.extend(orjson.loads(line)["c"])
+            except (orjson.JSONDecodeError, KeyError, TypeError):
+                torn += 1
+        elif line.strip(b"\0 "):
+            torn += 1
+    return events, counts, torn
+
+
+def _parse_events(lines: list[bytes]) -> tuple[pa.Table, int]:
+    """The events as an Arrow table, and how many lines had to be skipped."""
+    if not lines:
+        return EVENT_SCHEMA.empty_table(), 0
+    try:
+        return _read_json(lines), 0
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        pass
+    # Rare: some line is damaged. Parse line by line to keep every good one.
+    tables = []
+    for line in lines:
+        try:
+            tables.append(_read_json([line]))
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            continue
+    table = pa.concat_tables(tables) if tables else EVENT_SCHEMA.empty_table()
+    return table, len(lines) - table.num_rows
+
+
+def _read_json(lines: list[bytes]) -> pa.Table:
+    return pa_json.read_json(io.BytesIO(b"\n".join(lines) + b"\n"), parse_options=_PARSE)
+
+
+def _summed(rows: list[list[int | str]]) -> list[list[int | str]]:
+    totals: dict[tuple[int | str, ...], int] = {}
+    for hour, site, reason, n in rows:
+        key = (hour, site, reason)
+        totals[key] = totals.get(key, 0) + int(n)
+    return [[*key, n] for key, n in totals.items()]

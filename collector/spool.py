@@ -1,0 +1,145 @@
+"""The spool writer: one open append-only segment per collector process, group-committed.
+
+Every request handler calls ``await spool.append(line)``. Lines that arrive in the same turn of
+the event loop are joined and written with one ``write(2)``; only then are their handlers
+released to answer 202, so an acknowledged event survives a crash of the process. ``fsync``
+runs on an interval (``HUSH_FSYNC_INTERVAL``), or before every answer when that is 0.
+
+A segment's life, by file name (``<id>`` sorts by creation time):
+``<id>.new`` created and flock(2)ed, renamed to ``<id>.open`` while written, renamed to
+``<id>.seg`` when closed. The loader takes ``.seg`` files, and ``.open`` files whose lock it can
+take: a flock belongs to the open file, so it is released exactly when the writer dies.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+log = logging.getLogger("hush.spool")
+
+NEW, OPEN, CLOSED = ".new", ".open", ".seg"
+
+
+class SpoolWriter:
+    def __init__(
+        self,
+        spool_dir: Path,
+        *,
+        segment_seconds: float,
+        segment_bytes: int,
+        fsync_interval: float,
+        trailer: Callable[[], bytes | None] = lambda: None,
+        on_close: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._dir = spool_dir
+        self._segment_seconds = segment_seconds
+        self._segment_bytes = segment_bytes
+        self._fsync_interval = fsync_interval
+        self._trailer = trailer
+        self._on_close = on_close
+        self._fd: int | None = None
+        self._path: Path | None = None
+        self._size = 0
+        self._opened_at = 0.0
+        self._batch: list[bytes] = []
+        self._pending: asyncio.Future[None] | None = None
+        self._dirty = False
+        spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+
+    def append(self, line: bytes) -> asyncio.Future[None]:
+        """Queue one newline-terminated line; the future resolves once it is written."""
+        self._batch.append(line)
+        if self._pending is None:
+            loop = asyncio.get_running_loop()
+            self._pending = loop.create_future()
+            loop.call_soon(self._flush)
+        return self._pending
+
+    def _flush(self) -> None:
+        batch, future = self._batch, self._pending
+        self._batch, self._pending = [], None
+        assert future is not None
+        try:
+            self._write(b"".join(batch))
+            if self._fsync_interval == 0 and self._fd is not None:
+                os.fsync(self._fd)
+        except OSError as exc:
+            log.error("spool write failed: %s", exc.strerror)
+            future.set_exception(SpoolUnavailable(exc.strerror or "write failed"))
+            return
+        future.set_result(None)
+        if self._size >= self._segment_bytes:
+            self.rotate()
+
+    def _write(self, data: bytes) -> None:
+        if self._fd is None:
+            self._open_segment()
+        assert self._fd is not None
+        view = memoryview(data)
+        while view:
+            written = os.write(self._fd, view)
+            view = view[written:]
+        self._size += len(data)
+        self._dirty = True
+
+    def _open_segment(self) -> None:
+        name = f"{time.time_ns() // 1000:017d}-{os.getpid()}-{secrets.token_hex(4)}"
+        new_path = self._dir / (name + NEW)
+        fd = os.open(new_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o600)
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        self._path = self._dir / (name + OPEN)
+        os.rename(new_path, self._path)
+        self._fd, self._size, self._opened_at = fd, 0, time.monotonic()
+
+    def rotate(self) -> None:
+        """Close the open segment (after the trailer, e.g. counters) so the loader can take it."""
+        trailer = self._trailer()
+        if trailer:
+            self._write(trailer)
+        if self._fd is None or self._path is None:
+            return
+        if self._dirty:
+            os.fsync(self._fd)
+        os.rename(self._path, self._path.with_suffix(CLOSED))
+        os.close(self._fd)
+        self._fd, self._path, self._dirty = None, None, False
+        self._on_close()
+
+    def sync(self) -> None:
+        if self._fd is not None and self._dirty:
+            os.fsync(self._fd)
+
+    async def run(self) -> None:
+        """Rotate segments by age and fsync on the configured interval, until cancelled."""
+        last_sync = time.monotonic()
+        tick = min(self._segment_seconds, self._fsync_interval or self._segment_seconds, 0.25)
+        while True:
+            await asyncio.sleep(tick)
+            now = time.monotonic()
+            if self._fd is None or now - self._opened_at >= self._segment_seconds:
+                self.rotate()
+                last_sync = now
+            elif self._fsync_interval and self._dirty and now - last_sync >= self._fsync_interval:
+                last_sync = now
+                self._dirty = False
+                try:
+                    # fsync can take milliseconds on a busy disk: keep it off the event loop.
+                    await asyncio.get_running_loop().run_in_executor(None, os.fsync, self._fd)
+                except OSError:
+                    self._dirty = True  # rotated meanwhile (which syncs) or failed: try again
+
+    def close(self) -> None:
+        if self._batch:
+            self._flush()
+        self.rotate()
+
+
+class SpoolUnavailable(Exception):
+    """The spool cannot be written (disk full, permissions): events cannot be acknowledged."""

@@ -1,0 +1,187 @@
+"""The ``hush`` command line: ``serve``, ``sites``, ``keys``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from hush.admin_client import AdminFailed, call_admin
+from hush.settings import Settings, SettingsError, load_settings
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings().with_overrides(
+            data_dir=getattr(args, "data_dir", None),
+            host=getattr(args, "host", None),
+            port=getattr(args, "port", None),
+        )
+    except SettingsError as exc:
+        print(f"hush: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(args.run(settings, args) or 0)
+    except AdminFailed as exc:
+        print(f"hush: {exc}", file=sys.stderr)
+        return 1
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hush", description="Privacy-respecting web analytics.")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run collector, aggregator and dashboard")
+    _data_dir(serve)
+    serve.add_argument("--host", help="address to listen on (HUSH_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (HUSH_PORT, default 8000)")
+    serve.set_defaults(run=_serve)
+
+    sites = commands.add_parser("sites", help="manage the sites hush counts").add_subparsers(
+        dest="action", required=True
+    )
+    add = sites.add_parser("add", help="register a site by its domain")
+    add.add_argument("domain")
+    add.add_argument("--timezone", default="UTC", help="the site's time zone (default UTC)")
+    add.set_defaults(run=_admin("sites.add", "domain", "timezone"))
+    change = sites.add_parser("set", help="change a site's settings")
+    change.add_argument("domain")
+    change.add_argument("--timezone")
+    change.add_argument("--dnt", choices=["honour", "ignore"], help="honour Do Not Track or not")
+    change.add_argument("--hash-routing", choices=["on", "off"], help="keep #fragments (SPAs)")
+    change.set_defaults(run=_set_site)
+    listing = sites.add_parser("list", help="list sites and their settings")
+    listing.set_defaults(run=_admin("sites.list"))
+    remove = sites.add_parser("remove", help="delete a site and all its data")
+    remove.add_argument("domain")
+    remove.set_defaults(run=_admin("sites.remove", "domain"))
+    for sub in (add, change, listing, remove):
+        _data_dir(sub)
+
+    keys = commands.add_parser("keys", help="manage Stats API keys").add_subparsers(
+        dest="action", required=True
+    )
+    key_add = keys.add_parser("add", help="create a key; it is printed once, on the last line")
+    key_add.add_argument("--name", required=True)
+    key_add.set_defaults(run=_admin("keys.add", "name"))
+    key_list = keys.add_parser("list", help="list keys (never the keys themselves)")
+    key_list.set_defaults(run=_admin("keys.list"))
+    revoke = keys.add_parser("revoke", help="revoke a key by id or name")
+    revoke.add_argument("which", metavar="ID_OR_NAME")
+    revoke.set_defaults(run=_admin("keys.revoke", "which"))
+    for sub in (key_add, key_list, revoke):
+        _data_dir(sub)
+    return parser
+
+
+def _data_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--data-dir", help="data directory (HUSH_DATA_DIR, default ./data)")
+
+
+def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hush.app import create_app
+
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    app = create_app(settings)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop" if _has("uvloop") else "asyncio",
+        http="httptools" if _has("httptools") else "h11",
+        ws="none",
+        lifespan="on",
+        access_log=False,  # P1: an access log line would carry the client address
+        proxy_headers=False,  # P1: hush resolves X-Forwarded-For itself, from trusted proxies
+        server_header=False,
+        log_config=None,
+    )
+    uvicorn.Server(config).run()
+    return 0
+
+
+def _has(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def _admin(op: str, *names: str) -> Any:
+    def run(settings: Settings, args: argparse.Namespace) -> int:
+        result = call_admin(settings, op, {name: getattr(args, name) for name in names})
+        _print(op, result)
+        return 0
+
+    return run
+
+
+def _set_site(settings: Settings, args: argparse.Namespace) -> int:
+    changes: dict[str, Any] = {"domain": args.domain, "timezone": args.timezone}
+    if args.dnt:
+        changes["honour_dnt"] = args.dnt == "honour"
+    if args.hash_routing:
+        changes["hash_routing"] = args.hash_routing == "on"
+    _print("sites.set", call_admin(settings, "sites.set", changes))
+    return 0
+
+
+def _print(op: str, result: dict[str, Any]) -> None:
+    if "sites" in result:
+        rows = [
+            (
+                s["domain"],
+                s["timezone"],
+                "honour" if s["honour_dnt"] else "ignore",
+                "on" if s["hash_routing"] else "off",
+            )
+            for s in result["sites"]
+        ]
+        _table(("domain", "timezone", "dnt", "hash routing"), rows, empty="no sites yet")
+    elif "site" in result:
+        s = result["site"]
+        verb = {"sites.add": "added", "sites.set": "updated", "sites.remove": "removed"}[op]
+        print(
+            f"{verb} {s['domain']} (timezone {s['timezone']}, "
+            f"dnt {'honour' if s['honour_dnt'] else 'ignore'}, "
+            f"hash routing {'on' if s['hash_routing'] else 'off'})"
+        )
+    elif "secret" in result:
+        key = result["key"]
+        print(f"created key {key['id']} ({key['name']}); it is shown only now:")
+        print(result["secret"])
+    elif "keys" in result:
+        rows = [
+            (
+                str(k["id"]),
+                k["name"],
+                k["prefix"] + "…",
+                k["created_at"],
+                "revoked" if k["revoked"] else "active",
+            )
+            for k in result["keys"]
+        ]
+        _table(("id", "name", "key", "created", "state"), rows, empty="no keys yet")
+    elif "key" in result:
+        print(f"revoked key {result['key']['id']} ({result['key']['name']})")
+
+
+def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, empty: str) -> None:
+    if not rows:
+        print(empty)
+        return
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True)))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""Settings: one frozen dataclass, read once from ``HUSH_*`` variables or a TOML file.
+
+Every field carries its default and a help line; ``README.md`` documents each one and a test
+fails when one is missing there. Environment variables win over the TOML file
+(``HUSH_CONFIG``), which wins over the defaults.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import tomllib
+from dataclasses import MISSING, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from collector.client_address import Network
+
+
+class SettingsError(ValueError):
+    """A setting has a value hush cannot use; the message names the variable and the value."""
+
+
+def _setting(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+def _default_salt_dir() -> Path:
+    # /dev/shm is tmpfs on Linux: salts vanish on reboot and never reach a backup (P3).
+    base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/tmp")
+    return base / f"hush-salts-{os.getuid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    data_dir: Path = _setting(
+        Path("data"), "Directory for the DuckDB file, the spool and the sites snapshot."
+    )
+    salt_dir: Path = _setting(
+        _default_salt_dir(),
+        "Directory for the daily salts; must be on tmpfs and never inside the data dir.",
+    )
+    host: str = _setting("127.0.0.1", "Address `hush serve` listens on.")
+    port: int = _setting(8000, "Port `hush serve` listens on.")
+    trusted_proxies: tuple[Network, ...] = _setting(
+        (),
+        "Comma-separated proxy addresses or CIDRs whose X-Forwarded-For is believed.",
+    )
+    fsync_interval: float = _setting(
+        1.0,
+        "Seconds between fsyncs of the open spool segment; 0 syncs before every answer.",
+    )
+    segment_seconds: float = _setting(
+        1.0, "A spool segment is closed (and becomes loadable) after this many seconds."
+    )
+    segment_bytes: int = _setting(
+        16 * 1024 * 1024, "A spool segment is closed when it grows past this many bytes."
+    )
+    load_interval: float = _setting(
+        0.5, "Seconds between the loader's scans of the spool directory."
+    )
+    rate_limit: int = _setting(
+        600, "Events accepted per client address per minute; 0 turns the limit off."
+    )
+    log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+
+    def __post_init__(self) -> None:
+        if self.salt_dir.resolve().is_relative_to(self.data_dir.resolve()):
+            raise SettingsError(
+                f"HUSH_SALT_DIR={self.salt_dir} lies inside HUSH_DATA_DIR={self.data_dir}: "
+                "salts must never sit beside the data (P3)"
+            )
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "hush.duckdb"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def sites_snapshot_path(self) -> Path:
+        return self.data_dir / "sites.json"
+
+    @property
+    def server_file(self) -> Path:
+        """Where a running server leaves its loopback admin address and token (mode 0600)."""
+        return self.data_dir / "server.json"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """Return a copy with the given fields replaced (CLI flags such as ``--port``)."""
+        given = {k: v for k, v in overrides.items() if v is not None}
+        if not given:
+            return self
+        return replace(
+            self, **{k: _convert(k, v, f"--{k.replace('_', '-')}") for k, v in given.items()}
+        )
+
+
+def setting_help() -> dict[str, tuple[str, str]]:
+    """Map each environment variable to (default as text, help line), for docs and tests."""
+    out = {}
+    for f in fields(Settings):
+        default = f.default if f.default is not MISSING else None
+        shown = ",".join(map(str, default)) if isinstance(default, tuple) else str(default)
+        out[f"HUSH_{f.name.upper()}"] = (shown, f.metadata["help"])
+    return out
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``) and the optional TOML file."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    config = env.get("HUSH_CONFIG")
+    if config:
+        try:
+            with open(config, "rb") as fh:
+                table = tomllib.load(fh)
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"HUSH_CONFIG={config}: cannot read it ({exc})") from None
+        known = {f.name for f in fields(Settings)}
+        for key, value in table.items():
+            if key not in known:
+                raise SettingsError(f"HUSH_CONFIG={config}: unknown setting {key!r}")
+            values[key] = _convert(key, value, f"{key} in {config}")
+    for f in fields(Settings):
+        name = f"HUSH_{f.name.upper()}"
+        if name in env:
+            values[f.name] = _convert(f.name, env[name], name)
+    return Settings(**values)
+
+
+def _convert(name: str, value: Any, source: str) -> Any:
+    kind = {f.name: f.type for f in fields(Settings)}[name]
+    try:
+        if kind == "Path":
+            return Path(str(value)).expanduser()
+        if kind == "int":
+            number = int(value)
+            if number < 0:
+                raise ValueError("must not be negative")
+            return number
+        if kind == "float":
+            number = float(value)
+            if number < 0:
+                raise ValueError("must not be negative")
+            return number
+        if name == "trusted_proxies":
+            return parse_networks(value)
+        if name == "log_level":
+            level = str(value).lower()
+            if level not in {"debug", "info", "warning", "error"}:
+                raise ValueError("expected debug, info, warning or error")
+            return level
+        return str(value)
+    except ValueError as exc:
+        raise SettingsError(f"{source}={value!r}: {exc}") from None
+
+
+def parse_networks(value: str | list[str] | tuple[Network, ...]) -> tuple[Network, ...]:
+    """Parse ``"10.0.0.1, 192.168.0.0/16"`` (or a list) into networks; bare addresses are /32."""
+    if isinstance(value, tuple):
+        return value
+    items = value if isinstance(value, list) else str(value).split(",")
+    return tuple(ipaddress.ip_network(item.strip(), strict=False) for item in items if item.strip())
