@@ -22,7 +22,7 @@ DIMENSIONS = {
     "event:hostname": "hostname",
     "event:name": "name",
     "visit:source": "source",
-    "visit:referrer": "referrer_host",
+    "visit:referrer": "referrer_host || referrer_path",
     "visit:utm_source": "utm_source",
     "visit:utm_medium": "utm_medium",
     "visit:utm_campaign": "utm_campaign",

@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import ManualClock, ProcessServer, ThreadServer, utc
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ProcessServer]:
+    """``hush serve`` (the real CLI) with the site example.com and an API key."""
+    hush = ProcessServer(tmp_path)
+    try:
+        hush.start()
+        hush.cli("sites", "add", "example.com")
+        hush.add_key()
+        yield hush
+    finally:
+        hush.stop()
+        hush.cleanup()
+
+
+@pytest.fixture(scope="module")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServer]:
+    """One server for a module's tests that only read or are refused (they add no events)."""
+    hush = ProcessServer(tmp_path_factory.mktemp("shared"))
+    try:
+        hush.start()
+        hush.cli("sites", "add", "example.com")
+        hush.add_key()
+        yield hush
+    finally:
+        hush.stop()
+        hush.cleanup()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(utc(2026, 3, 10, 12, 0))
+
+
+@pytest.fixture
+def clocked_server(tmp_path: Path, clock: ManualClock) -> Iterator[ThreadServer]:
+    """A real uvicorn server in a thread whose clock the test moves; site example.com, a key."""
+    hush = ThreadServer(tmp_path, clock)
+    try:
+        hush.start()
+        hush.cli("sites", "add", "example.com")
+        hush.add_key()
+        yield hush
+    finally:
+        hush.stop()
