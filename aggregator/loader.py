@@ -208,6 +208,8 @@ def _split_lines(data: bytes) -> tuple[list[bytes], list[list[int | str]], int]:
     torn = 1 if lines[-1].strip(b"\0 ") else 0
     events, counts = [], []
     for line in lines[:-1]:
+        # A power cut can leave runs of NUL bytes where blocks were allocated but not written.
+        line = line.lstrip(b"\0")
         if line.startswith(b'{"t":'):
             events.append(line)
         elif line.startswith(b'{"c":'):

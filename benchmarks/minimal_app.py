@@ -29,7 +29,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
             break
-    b"".join(chunks)
+    _body = b"".join(chunks)  # as the intake does: the whole body, in one piece
     await send({"type": "http.response.start", "status": 202, "headers": _HEADERS})
     await send({"type": "http.response.body", "body": b"ok"})
 

@@ -128,7 +128,8 @@ class HushClient:
         return response
 
     def stats(self, endpoint: str, *, key: str | None = None, **params: Any) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {key if key is not None else self.api_key}"}
+        key = self.api_key if key is None else key
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
         return httpx.get(f"{self.base_url}/api/v1/stats/{endpoint}", params=params, headers=headers)
 
     def results(self, endpoint: str, **params: Any) -> Any:

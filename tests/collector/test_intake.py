@@ -146,6 +146,7 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(
     shared_server: ProcessServer,
 ) -> None:
     server = shared_server
+
     def chunks():  # no Content-Length: the server must count as it reads
         for _ in range(64):
             yield b"x" * 1024

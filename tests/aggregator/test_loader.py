@@ -1,0 +1,184 @@
+"""The spool loader: every acknowledged event reaches DuckDB exactly once, even through crashes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+import duckdb
+import httpx
+import orjson
+import pytest
+
+from aggregator.loader import load_pending
+from aggregator.store import Store
+from tests.support import CHROME_UA, ProcessServer, wait_until
+
+pytestmark = pytest.mark.server
+
+
+def stored_paths(database: Path) -> dict[str, int]:
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        return dict(con.execute("SELECT path, count(*) FROM events GROUP BY path").fetchall())
+    finally:
+        con.close()
+
+
+def test_every_acknowledged_event_survives_a_sigkill_exactly_once(tmp_path: Path) -> None:
+    hush = ProcessServer(tmp_path, HUSH_RATE_LIMIT="0").start()
+    hush.cli("sites", "add", "example.com")
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    lock = threading.Lock()
+
+    def send(worker: int) -> None:
+        with httpx.Client(base_url=hush.base_url, timeout=5) as client:
+            n = 0
+            while not stop.is_set():
+                path = f"/w{worker}/{n}"
+                n += 1
+                body = {"n": "pageview", "u": f"https://example.com{path}", "d": "example.com"}
+                try:
+                    response = client.post(
+                        "/api/event",
+                        content=orjson.dumps(body),
+                        headers={
+                            "Content-Type": "text/plain",
+                            "User-Agent": CHROME_UA,
+                            "X-Forwarded-For": f"203.0.113.{worker}",
+                        },
+                    )
+                except httpx.TransportError:
+                    return  # the server is gone: this event was never acknowledged
+                if response.status_code == 202:
+                    with lock:
+                        acknowledged.append(path)
+
+    workers = [threading.Thread(target=send, args=(w,)) for w in range(4)]
+    for worker in workers:
+        worker.start()
+    wait_until(lambda: len(acknowledged) > 1500, timeout=30, what="a stream of events")
+    hush.kill()  # SIGKILL: no shutdown, segments left open, maybe mid-load
+    stop.set()
+    for worker in workers:
+        worker.join()
+    assert len(acknowledged) > 1500
+
+    hush.start()  # a new process picks up the dead one's segments
+    wait_until(
+        lambda: (
+            not any(hush.data_dir.joinpath("spool").glob("*.open"))
+            and not any(hush.data_dir.joinpath("spool").glob("*.seg"))
+        ),
+        timeout=20,
+        what="the orphaned segments to load",
+    )
+    hush.stop()
+    stored = stored_paths(hush.data_dir / "hush.duckdb")
+    missing = [path for path in acknowledged if path not in stored]
+    twice = {path: n for path, n in stored.items() if n > 1}
+    assert missing == []
+    assert twice == {}
+    hush.cleanup()
+
+
+def _line(path: str, *, site: int = 1) -> bytes:
+    return orjson.dumps(
+        {
+            "t": int(time.time() * 1000),
+            "s": site,
+            "d": int(time.time() // 86400),
+            "n": "pageview",
+            "h": "example.com",
+            "p": path,
+            "rh": "",
+            "rp": "",
+            "so": "",
+            "us": "",
+            "um": "",
+            "uc": "",
+            "ux": "",
+            "ut": "",
+            "v": 12345,
+            "pk": [],
+            "pv": [],
+            "i": True,
+        },
+        option=orjson.OPT_APPEND_NEWLINE,
+    )
+
+
+def test_torn_lines_are_skipped_and_counted_and_orphans_are_loaded(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    # A closed segment with damage in the middle and NUL padding (not counted: not a line),
+    # and an orphan cut off mid-line by a crash.
+    (spool / "00000000000000001-1-aaaa.seg").write_bytes(
+        _line("/a") + b'{"t": 17, "broken\n' + _line("/b") + b"\0\0\0\0\n"
+    )
+    (spool / "00000000000000002-2-bbbb.open").write_bytes(_line("/c") + _line("/d")[:40])
+    # A live writer's segment (locked) must be left alone.
+    live = spool / "00000000000000003-3-cccc.open"
+    live.write_bytes(_line("/live"))
+    fd = os.open(live, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    store = Store(tmp_path / "hush.duckdb")
+    try:
+        report = load_pending(store, spool)
+        assert (report.segments, report.events, report.torn_lines) == (2, 3, 2)
+        assert sorted(p.name for p in spool.iterdir()) == [live.name]
+        with store.read() as cur:
+            paths = sorted(r[0] for r in cur.execute("SELECT path FROM events").fetchall())
+            torn = cur.execute(
+                "SELECT sum(n) FROM intake_counts WHERE reason = 'torn_line'"
+            ).fetchone()
+        assert paths == ["/a", "/b", "/c"]
+        assert torn == (2,)
+        fcntl.flock(fd, fcntl.LOCK_UN)  # the writer dies
+        assert load_pending(store, spool).events == 1
+    finally:
+        os.close(fd)
+        store.close()
+
+
+def test_a_segment_recorded_as_loaded_is_never_loaded_again(tmp_path: Path) -> None:
+    """A crash between the loading commit and deleting the file must not double-count."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    segment = spool / "00000000000000001-1-aaaa.seg"
+    segment.write_bytes(_line("/once"))
+    store = Store(tmp_path / "hush.duckdb")
+    try:
+        with store.write() as cur:
+            cur.execute("INSERT INTO loaded_segments VALUES ($id, now())", {"id": segment.stem})
+        report = load_pending(store, spool)
+        assert (report.events, report.already_loaded) == (0, 1)
+        assert not segment.exists()
+        assert load_pending(store, spool).events == 0
+    finally:
+        store.close()
+
+
+def test_counts_travel_through_the_spool_with_the_events(tmp_path: Path) -> None:
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    hour = int(time.time() // 3600) * 3600
+    (spool / "00000000000000001-1-aaaa.seg").write_bytes(
+        _line("/x")
+        + orjson.dumps({"c": [[hour, 1, "accepted", 1], [hour, 0, "bad_json", 4]]})
+        + b"\n"
+    )
+    store = Store(tmp_path / "hush.duckdb")
+    try:
+        load_pending(store, spool)
+        with store.read() as cur:
+            rows = cur.execute(
+                "SELECT site_id, reason, n FROM intake_counts ORDER BY reason"
+            ).fetchall()
+        assert rows == [(1, "accepted", 1), (0, "bad_json", 4)]
+    finally:
+        store.close()
