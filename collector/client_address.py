@@ -10,62 +10,77 @@ never carry it.
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class ClientAddressResolver:
     """Resolves the client address of a request; ``None`` means a bad X-Forwarded-For."""
 
     def __init__(self, trusted_proxies: tuple[Network, ...]) -> None:
-        self._trusted = trusted_proxies
-        # Peers are few (the proxies themselves), so remembering the verdict per peer is cheap.
-        self._peer_is_trusted: dict[str, bool] = {}
+        # (family, network as integer, mask as integer): containment is two integer operations.
+        self._trusted = [
+            (
+                socket.AF_INET if network.version == 4 else socket.AF_INET6,
+                int(network.network_address),
+                int(network.netmask),
+            )
+            for network in trusted_proxies
+        ]
 
     def resolve(self, peer: str | None, forwarded_for: str | None) -> str | None:
-        if not self._trusted:
-            return _canonical(peer) if peer else None
-        if peer is None:
+        peer_address = _parse(peer) if peer else None
+        if peer_address is None:
             return None
-        trusted = self._peer_is_trusted.get(peer)
-        if trusted is None:
-            address = _parse(peer)
-            trusted = address is not None and self._is_trusted(address)
-            if len(self._peer_is_trusted) < 10_000:
-                self._peer_is_trusted[peer] = trusted
-        if not trusted:
-            return _canonical(peer)
+        if not self._trusted or not self._is_trusted(peer_address):
+            return _text(peer_address)
         if not forwarded_for:
             return None
-        entries = [entry.strip() for entry in forwarded_for.split(",")]
+        entries = forwarded_for.split(",")
         for entry in reversed(entries):
-            address = _parse(_strip_port(entry))
+            address = _parse(_strip_port(entry.strip()))
             if address is None:
                 return None
             if not self._is_trusted(address):
-                return str(address)
+                return _text(address)
         # Every hop is a trusted proxy: the leftmost one is where the request began.
-        address = _parse(_strip_port(entries[0]))
-        return None if address is None else str(address)
+        address = _parse(_strip_port(entries[0].strip()))
+        return None if address is None else _text(address)
 
-    def _is_trusted(self, address: Address) -> bool:
-        return any(address in network for network in self._trusted)
+    def _is_trusted(self, address: tuple[int, bytes]) -> bool:
+        family, packed = address
+        value = int.from_bytes(packed, "big")
+        return any(
+            family == net_family and value & mask == network
+            for net_family, network, mask in self._trusted
+        )
 
 
-def _parse(text: str) -> Address | None:
+def _parse(text: str) -> tuple[int, bytes] | None:
+    """(family, packed bytes) of an address in text, IPv4-mapped IPv6 reduced to IPv4.
+
+    inet_pton is strict (no leading zeros, no trailing garbage) and ~10x faster than the
+    ipaddress module, which matters on the hot path.
+    """
     try:
-        address = ipaddress.ip_address(text)
-    except ValueError:
+        return socket.AF_INET, socket.inet_pton(socket.AF_INET, text)
+    except OSError:
+        pass
+    try:
+        packed = socket.inet_pton(socket.AF_INET6, text)
+    except OSError:
         return None
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address.ipv4_mapped
-    return address
+    if packed[:12] == _MAPPED_PREFIX:
+        return socket.AF_INET, packed[12:]
+    return socket.AF_INET6, packed
 
 
-def _canonical(text: str) -> str | None:
-    address = _parse(text)
-    return None if address is None else str(address)
+def _text(address: tuple[int, bytes]) -> str:
+    return socket.inet_ntop(*address)
+
+
+_MAPPED_PREFIX = bytes(10) + b"\xff\xff"
 
 
 def _strip_port(entry: str) -> str:
