@@ -50,14 +50,18 @@ EVENT_SCHEMA = pa.schema(
         ("pk", pa.list_(pa.string())),
         ("pv", pa.list_(pa.string())),
         ("i", pa.bool_()),
+        ("sd", pa.uint8()),
+        ("e", pa.uint32()),
     ]
 )
 _PARSE = pa_json.ParseOptions(explicit_schema=EVENT_SCHEMA, unexpected_field_behavior="ignore")
 
 INSERT_EVENTS = """
-INSERT INTO events
+INSERT INTO events (ts, site_id, day, name, hostname, path, referrer_host, referrer_path,
+                    source, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
+                    visitor, props, interactive, scroll_depth, engaged_ms)
 SELECT epoch_ms(t), s, DATE '1970-01-01' + d, n, h, p, rh, rp, so, us, um, uc, ux, ut, v,
-       map(pk, pv), i
+       map(pk, pv), i, sd, e
 FROM batch
 WHERE NOT (t IS NULL OR s IS NULL OR d IS NULL OR n IS NULL OR h IS NULL OR p IS NULL
       OR rh IS NULL OR rp IS NULL OR so IS NULL OR us IS NULL OR um IS NULL OR uc IS NULL

@@ -2,13 +2,16 @@
 
 Only shape and type are checked here; scrubbing and the decisions about the site happen in
 ``collector.intake``. Long and short keys are both accepted (``name``/``n``, ``url``/``u``,
-``domain``/``d``, ``referrer``/``r``, ``props``/``p``, ``interactive``/``i``, ``hashMode``/``h``);
-unknown keys are ignored.
+``domain``/``d``, ``referrer``/``r``, ``props``/``p``, ``interactive``/``i``, ``hashMode``/``h``,
+and for ``engagement`` events ``sd`` (scroll depth, %) and ``e`` (engaged time, ms)); unknown
+keys are ignored.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl
 
 import orjson
 
@@ -20,6 +23,9 @@ MAX_DOMAIN = 253  # the longest DNS name
 MAX_PROPS = 30
 MAX_PROP_KEY = 300
 MAX_PROP_VALUE = 2000
+MAX_QUERY_FIELDS = 20
+MAX_ENGAGED_MS = 30 * 60 * 1000  # a tab left open all night is not 8 hours of reading
+ENGAGEMENT = "engagement"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,8 @@ class RawEvent:
     props: tuple[tuple[str, str], ...]
     interactive: bool
     hash_mode: bool
+    scroll_depth: int | None = None  # engagement events: the deepest scroll, in %
+    engaged_ms: int | None = None  # engagement events: visible, engaged time
 
 
 def _bad(error: str, reason: str = "bad_request") -> Rejected:
@@ -44,6 +52,26 @@ def parse_body(body: bytes) -> RawEvent | Rejected:
         return _bad("body is not valid UTF-8 JSON", "bad_json")
     if not isinstance(data, dict):
         return _bad("body must be a JSON object", "bad_json")
+    return parse_fields(data)
+
+
+def parse_query(query: bytes) -> RawEvent | Rejected:
+    """The no-script pixel's query string: ``d``, ``u``, optional ``r`` and ``n``."""
+    try:
+        pairs = parse_qsl(
+            query.decode("utf-8"), keep_blank_values=True, max_num_fields=MAX_QUERY_FIELDS
+        )
+    except (UnicodeDecodeError, ValueError):
+        return _bad("query is not a valid UTF-8 query string", "bad_query")
+    given: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in ("n", "u", "d", "r") and name not in given:
+            given[name] = value  # the first of a repeated parameter wins
+    return parse_fields({"n": "pageview", **given})
+
+
+def parse_fields(data: dict[str, Any]) -> RawEvent | Rejected:
+    """Check the fields of one event, given by their long or short names."""
     name = data.get("name", data.get("n"))
     url = data.get("url", data.get("u"))
     domain = data.get("domain", data.get("d"))
@@ -68,6 +96,15 @@ def parse_body(body: bytes) -> RawEvent | Rejected:
     props = _parse_props(data.get("props", data.get("p")))
     if isinstance(props, Rejected):
         return props
+    scroll_depth = engaged_ms = None
+    if name == ENGAGEMENT:
+        scroll_depth = data.get("sd", 0)
+        engaged_ms = data.get("e", 0)
+        if not _is_int(scroll_depth) or not 0 <= scroll_depth <= 100:
+            return _bad("sd must be an integer from 0 to 100", "bad_type")
+        if not _is_int(engaged_ms) or engaged_ms < 0:
+            return _bad("e must be a non-negative integer (milliseconds)", "bad_type")
+        engaged_ms = min(engaged_ms, MAX_ENGAGED_MS)
     return RawEvent(
         name=scrub_text(name.strip()) or "(empty)",
         url=url,
@@ -76,7 +113,13 @@ def parse_body(body: bytes) -> RawEvent | Rejected:
         props=props,
         interactive=interactive,
         hash_mode=bool(hash_mode),
+        scroll_depth=scroll_depth,
+        engaged_ms=engaged_ms,
     )
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _parse_props(raw: object) -> tuple[tuple[str, str], ...] | Rejected:

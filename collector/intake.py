@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import logging
 import traceback
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from collector import outcome
-from collector.body import RawEvent, parse_body
+from collector.body import RawEvent, parse_body, parse_query
 from collector.client_address import ClientAddressResolver
 from collector.clock import Clock
 from collector.counters import ACCEPTED, IntakeCounters
@@ -43,6 +44,17 @@ _PREFLIGHT = [
     (b"access-control-max-age", b"86400"),
 ]
 _ACCEPTED_TYPES = (b"text/plain", b"application/json")
+
+PIXEL_PATH = "/api/event.gif"
+# The smallest transparent GIF: 43 bytes.
+GIF = bytes.fromhex(
+    "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
+)
+_GIF_HEADERS = [
+    (b"content-type", b"image/gif"),
+    (b"cache-control", b"no-store"),
+    *_CORS,
+]
 
 
 class Intake:
@@ -84,39 +96,31 @@ class Intake:
 
     async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         method = scope["method"]
+        headers = _read_headers(scope["headers"])
+        if scope["path"] == PIXEL_PATH:
+            if method not in ("GET", "HEAD"):
+                await self._reject(send, Rejected(405, "use GET", "bad_method"))
+                return
+            event = parse_query(scope.get("query_string", b""))
+            if isinstance(event, Rejected):
+                await self._reject(send, event)
+                return
+            await self._answer(event, scope, headers, send, pixel=True)
+            return
         if method == "OPTIONS":
             await _send(send, 204, _PREFLIGHT, b"")
             return
         if method != "POST":
             await self._reject(send, Rejected(405, "use POST", "bad_method"))
             return
-        content_type = b""
-        content_length = -1
-        gpc = dnt = False
-        user_agent = forwarded_for = ""
-        for name, value in scope["headers"]:
-            if name == b"content-type":
-                content_type = value
-            elif name == b"content-length":
-                content_length = int(value) if value.isdigit() else -1
-            elif name == b"user-agent":
-                user_agent = value.decode("latin-1")
-            elif name == b"x-forwarded-for":
-                text = value.decode("latin-1")
-                forwarded_for = f"{forwarded_for},{text}" if forwarded_for else text
-            elif name == b"sec-gpc":
-                gpc = value.strip() == b"1"
-            elif name == b"dnt":
-                dnt = value.strip() == b"1"
-            # Cookie and every other header are never read (P1, P4).
-        media_type = content_type.split(b";", 1)[0].strip().lower()
+        media_type = headers.content_type.split(b";", 1)[0].strip().lower()
         if media_type not in _ACCEPTED_TYPES:
             await self._reject(
                 send,
                 Rejected(415, "send text/plain or application/json", "unsupported_media_type"),
             )
             return
-        if content_length > MAX_BODY:
+        if headers.content_length > MAX_BODY:
             await self._reject(send, Rejected(413, "body larger than 32 KiB", "too_large"))
             return
         body = await _read_body(receive)
@@ -127,23 +131,30 @@ class Intake:
         if isinstance(event, Rejected):
             await self._reject(send, event)
             return
-        result = self._accept(event, scope.get("client"), forwarded_for, user_agent, gpc, dnt)
+        await self._answer(event, scope, headers, send, pixel=False)
+
+    async def _answer(
+        self, event: RawEvent, scope: dict[str, Any], headers: _Headers, send: Any, *, pixel: bool
+    ) -> None:
+        result = self._accept(event, scope.get("client"), headers)
         if isinstance(result, Rejected):
             await self._reject(send, result)
-        elif isinstance(result, Dropped):
-            await self._drop(send, result, event)
+            return
+        if isinstance(result, Dropped):
+            site = self._sites.get(event.domain)
+            self._counters.add(result.reason, site.id if site else 0)
         else:
             await self._spool.append(result)
-            await _send(send, 202, _TEXT, b"ok")
+        dropped = (
+            [(b"x-hush-dropped", result.reason.encode())] if isinstance(result, Dropped) else []
+        )
+        if pixel:
+            await _send(send, 200, [*_GIF_HEADERS, *dropped], GIF)
+        else:
+            await _send(send, 202, [*_TEXT, *dropped], b"ok")
 
     def _accept(
-        self,
-        event: RawEvent,
-        client: tuple[str, int] | None,
-        forwarded_for: str,
-        user_agent: str,
-        gpc: bool,
-        dnt: bool,
+        self, event: RawEvent, client: tuple[str, int] | None, headers: _Headers
     ) -> bytes | Rejected | Dropped:
         """Decide about one well-formed event; return its spool line when it is counted."""
         site = self._sites.get(event.domain)
@@ -156,17 +167,17 @@ class Intake:
             return outcome.UNKNOWN_SITE
         if not site.owns_host(page.hostname):
             return outcome.HOST_MISMATCH
-        if gpc:
+        if headers.gpc:
             return outcome.GPC
-        if dnt and site.honour_dnt:
+        if headers.dnt and site.honour_dnt:
             return outcome.DNT
-        address = self._addresses.resolve(client[0] if client else None, forwarded_for)
+        address = self._addresses.resolve(client[0] if client else None, headers.forwarded_for)
         if address is None:
             return outcome.BAD_FORWARDED_FOR
         if not self._rate_limiter.allow(address):
             return outcome.RATE_LIMITED
         day, salt = self._salts.current(site.timezone)
-        visitor = visitor_id(salt, site.domain, address, user_agent)
+        visitor = visitor_id(salt, site.domain, address, headers.user_agent)
         del address
         referrer_host, referrer_path = scrub_referrer(event.referrer)
         if referrer_host and site.owns_host(referrer_host.removeprefix("www.")):
@@ -193,6 +204,8 @@ class Intake:
                 "pk": [key for key, _ in event.props],
                 "pv": [value for _, value in event.props],
                 "i": event.interactive,
+                "sd": event.scroll_depth,
+                "e": event.engaged_ms,
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )
@@ -202,14 +215,39 @@ class Intake:
         body = orjson.dumps({"error": rejected.error})
         await _send(send, rejected.status, _JSON, body)
 
-    async def _drop(self, send: Any, dropped: Dropped, event: RawEvent) -> None:
-        site = self._sites.get(event.domain)
-        self._counters.add(dropped.reason, site.id if site else 0)
-        headers = [*_TEXT, (b"x-hush-dropped", dropped.reason.encode())]
-        await _send(send, 202, headers, b"ok")
-
 
 _UNIX_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+
+
+@dataclass(slots=True)
+class _Headers:
+    content_type: bytes = b""
+    content_length: int = -1
+    user_agent: str = ""
+    forwarded_for: str = ""
+    gpc: bool = False
+    dnt: bool = False
+
+
+def _read_headers(raw: list[tuple[bytes, bytes]]) -> _Headers:
+    """The headers the intake reads; Cookie and every other header are never looked at."""
+    headers = _Headers()
+    for name, value in raw:
+        if name == b"content-type":
+            headers.content_type = value
+        elif name == b"content-length":
+            headers.content_length = int(value) if value.isdigit() else -1
+        elif name == b"user-agent":
+            headers.user_agent = value.decode("latin-1")
+        elif name == b"x-forwarded-for":
+            text = value.decode("latin-1")
+            previous = headers.forwarded_for
+            headers.forwarded_for = f"{previous},{text}" if previous else text
+        elif name == b"sec-gpc":
+            headers.gpc = value.strip() == b"1"
+        elif name == b"dnt":
+            headers.dnt = value.strip() == b"1"
+    return headers
 
 
 async def _read_body(receive: Any) -> bytes | None:

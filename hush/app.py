@@ -27,7 +27,7 @@ from aggregator.store import Store
 from collector.client_address import ClientAddressResolver
 from collector.clock import Clock, SystemClock
 from collector.counters import IntakeCounters
-from collector.intake import Intake
+from collector.intake import PIXEL_PATH, Intake
 from collector.rate_limit import RateLimiter
 from collector.sites import SiteDirectory
 from collector.spool import SpoolWriter
@@ -40,6 +40,7 @@ from hush.settings import Settings
 log = logging.getLogger("hush")
 
 MAINTENANCE_SECONDS = 1.0
+INTAKE_PATHS = frozenset({"/api/event", PIXEL_PATH})
 
 
 class HushApp:
@@ -90,7 +91,7 @@ class HushApp:
         self.web = Starlette(routes=routes, lifespan=self._lifespan)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/api/event":
+        if scope["type"] == "http" and scope["path"] in INTAKE_PATHS:
             await self.intake(scope, receive, send)
         else:
             await self.web(scope, receive, send)

@@ -341,6 +341,8 @@ def test_the_schema_is_the_complete_list_of_what_is_stored(server: ProcessServer
             "visitor",
             "props",
             "interactive",
+            "scroll_depth",
+            "engaged_ms",
         ]
     }
     for forbidden in ("ip", "address", "user_agent", "ua", "url", "query", "cookie"):

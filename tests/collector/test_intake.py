@@ -304,3 +304,42 @@ def test_no_input_makes_the_collector_fail(shared_server: ProcessServer) -> None
             assert response.status_code < 500, (body, response.text)
         for method in ("GET", "PUT", "DELETE", "PATCH"):
             assert client.request(method, "/api/event").status_code == 405
+
+
+def test_the_no_script_pixel_counts_a_page_view(server: ProcessServer) -> None:
+    gif = httpx.get(
+        f"{server.base_url}/api/event.gif",
+        params={"d": "example.com", "u": "https://example.com/noscript?utm_source=pixel"},
+        headers={"User-Agent": "Mozilla/5.0", "X-Forwarded-For": "203.0.113.60"},
+    )
+    assert gif.status_code == 200
+    assert gif.headers["content-type"] == "image/gif"
+    assert len(gif.content) == 43 and gif.content.startswith(b"GIF89a")
+    assert "set-cookie" not in gif.headers
+    gpc = httpx.get(
+        f"{server.base_url}/api/event.gif",
+        params={"d": "example.com", "u": "https://example.com/"},
+        headers={"Sec-GPC": "1", "X-Forwarded-For": "203.0.113.60"},
+    )
+    assert gpc.headers["x-hush-dropped"] == "gpc"
+    missing = httpx.get(f"{server.base_url}/api/event.gif", params={"d": "example.com"})
+    assert missing.status_code == 400
+    server.wait_for_events(1)
+    pages = server.results("breakdown", site_id="example.com", period="day", property="event:page")
+    assert pages == [{"page": "/noscript", "visitors": 1}]
+
+
+def test_engagement_events_carry_scroll_depth_and_engaged_time(server: ProcessServer) -> None:
+    engagement = {**GOOD, "n": "engagement", "sd": 75, "e": 12_000}
+    assert server.event(engagement).status_code == 202
+    assert server.event({**engagement, "sd": 101}).status_code == 400
+    assert server.event({**engagement, "e": -1}).status_code == 400
+    assert server.event({**engagement, "e": "12s"}).status_code == 400
+    server.wait_for_events(1)
+    server.stop()
+    import duckdb
+
+    con = duckdb.connect(str(server.data_dir / "hush.duckdb"), read_only=True)
+    rows = con.execute("SELECT name, scroll_depth, engaged_ms FROM events").fetchall()
+    con.close()
+    assert rows == [("engagement", 75, 12_000)]
