@@ -31,15 +31,43 @@ DIMENSIONS = {
 }
 TIME_DAY = "time:day"
 
-# Metric -> (per-day-and-group SQL, how days combine).
+# Metric -> (columns computed per local day and group, how the days combine). Visitor ids are
+# daily, so distinct visitors are counted per day and summed; averages carry sum and count.
+# ``{counted}`` is the events a metric counts: page views when pages are grouped or filtered
+# (a page is a page view's page, as in Plausible), else every event but engagement events.
 METRICS = {
-    "visitors": "count(DISTINCT visitor)",
-    "pageviews": "count(*) FILTER (WHERE name = 'pageview')",
-    "events": "count(*)",
+    "visitors": (
+        ("count(DISTINCT visitor) FILTER (WHERE {counted}) AS visitors",),
+        "coalesce(CAST(sum(visitors) AS BIGINT), 0)",
+    ),
+    "pageviews": (
+        ("count(*) FILTER (WHERE name = 'pageview') AS pageviews",),
+        "coalesce(CAST(sum(pageviews) AS BIGINT), 0)",
+    ),
+    "events": (
+        ("count(*) FILTER (WHERE name <> 'engagement') AS events",),
+        "coalesce(CAST(sum(events) AS BIGINT), 0)",
+    ),
+    "scroll_depth": (
+        (
+            "sum(scroll_depth) FILTER (WHERE name = 'engagement') AS scroll_sum",
+            "count(scroll_depth) FILTER (WHERE name = 'engagement') AS scroll_n",
+        ),
+        "CAST(round(sum(scroll_sum) / nullif(sum(scroll_n), 0)) AS BIGINT)",
+    ),
+    "time_on_page": (
+        (
+            "sum(engaged_ms) FILTER (WHERE name = 'engagement') AS engaged_sum",
+            "count(engaged_ms) FILTER (WHERE name = 'engagement') AS engaged_n",
+        ),
+        "CAST(round(sum(engaged_sum) / nullif(sum(engaged_n), 0) / 1000) AS BIGINT)",
+    ),
 }
 
 # Dimensions whose rows are page views only (as in Plausible: a page is a page view's page).
 _PAGEVIEW_ONLY = frozenset({"event:page", "event:hostname"})
+# Metrics read from engagement events; every other metric ignores those events.
+_ENGAGEMENT_METRICS = frozenset({"scroll_depth", "time_on_page"})
 
 OPERATORS = ("is", "is_not", "contains")
 
@@ -101,8 +129,9 @@ def _build(query: Query) -> tuple[str, dict[str, Any]]:
     }
     where = ["site_id = $site", "day BETWEEN $date_from AND $date_to"]
     used = set(query.dimensions) | {f.dimension for f in query.filters}
-    if used & _PAGEVIEW_ONLY:
-        where.append("name = 'pageview'")
+    counted = "name = 'pageview'" if used & _PAGEVIEW_ONLY else "name <> 'engagement'"
+    if not _ENGAGEMENT_METRICS & set(query.metrics):
+        where.append(counted)
     for index, item in enumerate(query.filters):
         column = DIMENSIONS[item.dimension]
         names = []
@@ -122,12 +151,10 @@ def _build(query: Query) -> tuple[str, dict[str, Any]]:
     inner_select = ", ".join(
         [
             *(f"{col} AS {alias}" for col, alias in zip(group_columns, aliases, strict=True)),
-            *(f"{METRICS[m]} AS {m}" for m in query.metrics),
+            *(column.format(counted=counted) for m in query.metrics for column in METRICS[m][0]),
         ]
     )
-    outer_metrics = ", ".join(
-        f"coalesce(CAST(sum({m}) AS BIGINT), 0) AS {m}" for m in query.metrics
-    )
+    outer_metrics = ", ".join(f"{METRICS[m][1]} AS {m}" for m in query.metrics)
     outer_dims = ", ".join(aliases)
     sql = f"SELECT {inner_select} FROM events WHERE {' AND '.join(where)} GROUP BY {inner_group}"  # noqa: S608
     if aliases:

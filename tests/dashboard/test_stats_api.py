@@ -20,7 +20,8 @@ SITE = {"site_id": "example.com"}
 def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     """Three days of traffic on example.com (time zone Europe/Berlin), ending 2026-03-12.
 
-    2026-03-10: A views / and /pricing; B views /; C views /blog?utm_source=newsletter.
+    2026-03-10: A views / and /pricing; B views /; C views /blog?utm_source=newsletter;
+                A and B leave / after scrolling 50% for 10 s and 100% for 30 s.
     2026-03-11: A comes back (a new day, a new id) and views /; D views /pricing from Google.
     2026-03-12: E views / at 00:30 Berlin time (still 2026-03-11 in UTC), then Signup.
     """
@@ -33,6 +34,15 @@ def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
         hush.pageview("https://example.com/pricing", ip="203.0.113.1")
         hush.pageview("https://example.com/", ip="203.0.113.2")
         hush.pageview("https://example.com/blog?utm_source=Newsletter", ip="203.0.113.3")
+        for ip, depth, engaged in (("203.0.113.1", 50, 10_000), ("203.0.113.2", 100, 30_000)):
+            engagement = {
+                "n": "engagement",
+                "u": "https://example.com/",
+                "d": "example.com",
+                "sd": depth,
+                "e": engaged,
+            }
+            assert hush.event(engagement, ip=ip).status_code == 202
         hush.wait_for_events(4)
         clock.set(utc(2026, 3, 11, 15, 0))
         hush.pageview("https://example.com/", ip="203.0.113.1")
@@ -218,3 +228,19 @@ def test_only_a_valid_key_for_an_existing_site_reads(traffic: ThreadServer, tmp_
     assert traffic.stats("aggregate", **SITE, key=spare).status_code == 200
     traffic.cli("keys", "revoke", "spare")
     assert traffic.stats("aggregate", **SITE, key=spare).status_code == 401
+
+
+def test_scroll_depth_and_time_on_page_come_from_engagement_events(traffic: ThreadServer) -> None:
+    day = {"period": "day", "date": "2026-03-10"}
+    result = traffic.results(
+        "aggregate", **SITE, **day, metrics="scroll_depth,time_on_page", filters="event:page==/"
+    )
+    assert result == {"scroll_depth": {"value": 75}, "time_on_page": {"value": 20}}
+    pages = traffic.results(
+        "breakdown", **SITE, **day, property="event:page", metrics="visitors,scroll_depth"
+    )
+    assert pages == [
+        {"page": "/", "visitors": 2, "scroll_depth": 75},
+        {"page": "/blog", "visitors": 1, "scroll_depth": None},
+        {"page": "/pricing", "visitors": 1, "scroll_depth": None},
+    ]
