@@ -52,6 +52,13 @@ EVENT_SCHEMA = pa.schema(
         ("i", pa.bool_()),
         ("sd", pa.uint8()),
         ("e", pa.uint32()),
+        ("b", pa.string()),
+        ("bv", pa.string()),
+        ("o", pa.string()),
+        ("ov", pa.string()),
+        ("dv", pa.string()),
+        ("c", pa.string()),
+        ("ch", pa.string()),
     ]
 )
 _PARSE = pa_json.ParseOptions(explicit_schema=EVENT_SCHEMA, unexpected_field_behavior="ignore")
@@ -59,9 +66,13 @@ _PARSE = pa_json.ParseOptions(explicit_schema=EVENT_SCHEMA, unexpected_field_beh
 INSERT_EVENTS = """
 INSERT INTO events (ts, site_id, day, name, hostname, path, referrer_host, referrer_path,
                     source, utm_source, utm_medium, utm_campaign, utm_content, utm_term,
-                    visitor, props, interactive, scroll_depth, engaged_ms)
+                    visitor, props, interactive, scroll_depth, engaged_ms,
+                    browser, browser_version, os, os_version, device, country, channel)
 SELECT epoch_ms(t), s, DATE '1970-01-01' + d, n, h, p, rh, rp, so, us, um, uc, ux, ut, v,
-       map(pk, pv), i, sd, e
+       map(pk, pv), i, sd, e,
+       -- Segments written before enrichment existed lack these fields.
+       coalesce(b, ''), coalesce(bv, ''), coalesce(o, ''), coalesce(ov, ''), coalesce(dv, ''),
+       coalesce(c, ''), coalesce(ch, '')
 FROM batch
 WHERE NOT (t IS NULL OR s IS NULL OR d IS NULL OR n IS NULL OR h IS NULL OR p IS NULL
       OR rh IS NULL OR rp IS NULL OR so IS NULL OR us IS NULL OR um IS NULL OR uc IS NULL
@@ -169,11 +180,11 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport) -> None
             inserted = row[0] if row else 0
             torn += table.num_rows - inserted  # lines that parsed but lack a field
         if torn:
-            counts.append([hour, 0, "torn_line", torn])
+            counts.append([hour, 0, "torn_line", "", torn])
         if counts:
             cur.executemany(
-                "INSERT INTO intake_counts"
-                " VALUES (make_timestamp($1::BIGINT * 1000000), $2, $3, $4)",
+                "INSERT INTO intake_counts (hour, site_id, reason, detail, n)"
+                " VALUES (make_timestamp($1::BIGINT * 1000000), $2, $3, $4, $5)",
                 _summed(counts),
             )
         if fresh:
@@ -250,8 +261,11 @@ def _read_json(lines: list[bytes]) -> pa.Table:
 
 
 def _summed(rows: list[list[int | str]]) -> list[list[int | str]]:
+    """Counter rows summed per (hour, site, reason, detail); 4-field rows predate ``detail``."""
     totals: dict[tuple[int | str, ...], int] = {}
-    for hour, site, reason, n in rows:
-        key = (hour, site, reason)
+    for row in rows:
+        hour, site, reason, *rest = row
+        detail, n = (rest[0], rest[1]) if len(rest) == 2 else ("", rest[0])
+        key = (hour, site, reason, detail)
         totals[key] = totals.get(key, 0) + int(n)
     return [[*key, n] for key, n in totals.items()]

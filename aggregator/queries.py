@@ -28,7 +28,15 @@ DIMENSIONS = {
     "visit:utm_campaign": "utm_campaign",
     "visit:utm_content": "utm_content",
     "visit:utm_term": "utm_term",
+    "visit:channel": "channel",
+    "visit:browser": "browser",
+    "visit:browser_version": "browser_version",
+    "visit:os": "os",
+    "visit:os_version": "os_version",
+    "visit:device": "device",
+    "visit:country": "country",
 }
+PROPS_PREFIX = "event:props:"
 TIME_DAY = "time:day"
 
 # Metric -> (columns computed per local day and group, how the days combine). Visitor ids are
@@ -100,15 +108,30 @@ def check(query: Query) -> None:
         if metric not in METRICS:
             raise QueryError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     for dimension in query.dimensions:
-        if dimension != TIME_DAY and dimension not in DIMENSIONS:
+        if dimension != TIME_DAY and not _is_dimension(dimension):
             raise QueryError(f"unknown property {dimension!r}")
     for item in query.filters:
-        if item.dimension not in DIMENSIONS:
+        if not _is_dimension(item.dimension):
             raise QueryError(f"cannot filter by {item.dimension!r}")
         if item.operator not in OPERATORS:
             raise QueryError(f"unknown filter operator {item.operator!r}")
     if query.date_from > query.date_to:
         raise QueryError("the date range ends before it starts")
+
+
+def _is_dimension(name: str) -> bool:
+    return name in DIMENSIONS or (name.startswith(PROPS_PREFIX) and len(name) > len(PROPS_PREFIX))
+
+
+def _column(dimension: str, params: dict[str, Any]) -> str:
+    """The SQL of a dimension; a custom property's key is a bound parameter, never SQL."""
+    if dimension == TIME_DAY:
+        return "day"
+    if dimension.startswith(PROPS_PREFIX):
+        name = f"prop{len(params)}"
+        params[name] = dimension[len(PROPS_PREFIX) :]
+        return f"coalesce(props[${name}], '(none)')"
+    return DIMENSIONS[dimension]
 
 
 def run_query(store: Store, query: Query) -> list[dict[str, Any]]:
@@ -133,7 +156,7 @@ def _build(query: Query) -> tuple[str, dict[str, Any]]:
     if not _ENGAGEMENT_METRICS & set(query.metrics):
         where.append(counted)
     for index, item in enumerate(query.filters):
-        column = DIMENSIONS[item.dimension]
+        column = _column(item.dimension, params)
         names = []
         for value_index, value in enumerate(item.values):
             name = f"f{index}_{value_index}"
@@ -145,7 +168,7 @@ def _build(query: Query) -> tuple[str, dict[str, Any]]:
             clause = f"{column} IN ({', '.join('$' + n for n in names)})"
         where.append(f"NOT ({clause})" if item.operator == "is_not" else f"({clause})")
 
-    group_columns = ["day" if d == TIME_DAY else DIMENSIONS[d] for d in query.dimensions]
+    group_columns = [_column(d, params) for d in query.dimensions]
     inner_group = ", ".join(dict.fromkeys(["day", *group_columns]))
     aliases = [f"g{i}" for i in range(len(group_columns))]
     inner_select = ", ".join(

@@ -17,13 +17,17 @@ import orjson
 
 from collector import outcome
 from collector.body import RawEvent, parse_body, parse_query
+from collector.channels import channel_of, click_source
 from collector.client_address import ClientAddressResolver
 from collector.clock import Clock
 from collector.counters import ACCEPTED, IntakeCounters
+from collector.devices import DeviceDetector
+from collector.geo import CountryLookup
 from collector.outcome import Dropped, Rejected
 from collector.rate_limit import RateLimiter
 from collector.scrub import scrub_page_url, scrub_referrer
 from collector.sites import SiteDirectory
+from collector.sources import SourceTable
 from collector.spool import SpoolUnavailable, SpoolWriter
 from collector.visitor import SaltStore, visitor_id
 
@@ -69,6 +73,9 @@ class Intake:
         counters: IntakeCounters,
         addresses: ClientAddressResolver,
         rate_limiter: RateLimiter,
+        devices: DeviceDetector,
+        countries: CountryLookup,
+        sources: SourceTable,
         clock: Clock,
     ) -> None:
         self._sites = sites
@@ -77,6 +84,9 @@ class Intake:
         self._counters = counters
         self._addresses = addresses
         self._rate_limiter = rate_limiter
+        self._devices = devices
+        self._countries = countries
+        self._sources = sources
         self._clock = clock
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -142,7 +152,7 @@ class Intake:
             return
         if isinstance(result, Dropped):
             site = self._sites.get(event.domain)
-            self._counters.add(result.reason, site.id if site else 0)
+            self._counters.add(result.reason, site.id if site else 0, result.detail)
         else:
             await self._spool.append(result)
         dropped = (
@@ -171,6 +181,12 @@ class Intake:
             return outcome.GPC
         if headers.dnt and site.honour_dnt:
             return outcome.DNT
+        software = self._devices.describe(headers.user_agent)
+        if software.bot is not None:
+            return Dropped("bot", software.bot)
+        referrer_host, referrer_path = scrub_referrer(event.referrer)
+        if referrer_host and self._sources.is_spam(referrer_host):
+            return outcome.SPAM_REFERRER
         address = self._addresses.resolve(client[0] if client else None, headers.forwarded_for)
         if address is None:
             return outcome.BAD_FORWARDED_FOR
@@ -178,11 +194,20 @@ class Intake:
             return outcome.RATE_LIMITED
         day, salt = self._salts.current(site.timezone)
         visitor = visitor_id(salt, site.domain, address, headers.user_agent)
-        del address
-        referrer_host, referrer_path = scrub_referrer(event.referrer)
+        country = self._countries.country(address)
+        del address  # the last use: from here on the event holds nothing that identifies
         if referrer_host and site.owns_host(referrer_host.removeprefix("www.")):
             referrer_host, referrer_path = "", ""  # a self-referral is not a source
-        source = page.utm_source or page.ref or referrer_host.removeprefix("www.")
+        source = self._sources.attribute(page, referrer_host)
+        if not source.name and page.click_id:
+            source = click_source(page.click_id) or source
+        channel = channel_of(
+            source,
+            medium=page.utm_medium,
+            campaign=page.utm_campaign,
+            click_id=page.click_id,
+            tagged=bool(page.utm_source),
+        )
         self._counters.add(ACCEPTED, site.id)
         return orjson.dumps(
             {
@@ -194,7 +219,7 @@ class Intake:
                 "p": page.path,
                 "rh": referrer_host,
                 "rp": referrer_path,
-                "so": source,
+                "so": source.name,
                 "us": page.utm_source,
                 "um": page.utm_medium,
                 "uc": page.utm_campaign,
@@ -206,6 +231,13 @@ class Intake:
                 "i": event.interactive,
                 "sd": event.scroll_depth,
                 "e": event.engaged_ms,
+                "b": software.browser,
+                "bv": software.browser_version,
+                "o": software.os,
+                "ov": software.os_version,
+                "dv": software.device,
+                "c": country,
+                "ch": channel,
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )

@@ -23,6 +23,7 @@ class Dropped:
     """Well-formed but not counted: answered 202 with ``X-Hush-Dropped: reason``."""
 
     reason: str
+    detail: str = ""  # e.g. the bot family; from hush's own lists, never from the request
 
 
 UNKNOWN_SITE = Dropped("unknown_site")
@@ -31,3 +32,4 @@ GPC = Dropped("gpc")
 DNT = Dropped("dnt")
 RATE_LIMITED = Dropped("rate_limited")
 BAD_FORWARDED_FOR = Dropped("bad_forwarded_for")
+SPAM_REFERRER = Dropped("spam_referrer")

@@ -21,6 +21,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit
 
+from collector.channels import CLICK_IDS
 from collector.outcome import Rejected
 
 __all__ = [
@@ -48,6 +49,7 @@ _DECODE_ROUNDS = 3
 _READ_PARAMS = frozenset(
     ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "ref", "source")
 )
+_CLICK_ID = " click id"  # a key no query parameter can have
 _BAD_URL = Rejected(400, "url must be an absolute http(s) URL", "bad_url")
 
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
@@ -92,6 +94,8 @@ class PageUrl:
     utm_term: str
     ref: str
     """The ``ref`` parameter, or ``source`` when ``ref`` is absent or empty."""
+    click_id: str = ""
+    """The name (never the value) of the first ad click id present: "gclid", "fbclid", ..."""
 
 
 def scrub_text(value: str) -> str:
@@ -146,6 +150,7 @@ def scrub_page_url(url: str, *, keep_fragment: bool = False) -> PageUrl | Reject
         utm_content=_scrub_value(params.get("utm_content", "")),
         utm_term=_scrub_value(params.get("utm_term", "")),
         ref=_scrub_value(params.get("ref", "")) or _scrub_value(params.get("source", "")),
+        click_id=params.get(_CLICK_ID, ""),
     )
 
 
@@ -207,6 +212,8 @@ def _read_params(query: str) -> dict[str, str]:
         name = unquote(name).lower()
         if name in _READ_PARAMS and name not in found:
             found[name] = value
+        elif name in CLICK_IDS and _CLICK_ID not in found:
+            found[_CLICK_ID] = name  # which click id, never its value
     return found
 
 

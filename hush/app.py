@@ -27,9 +27,12 @@ from aggregator.store import Store
 from collector.client_address import ClientAddressResolver
 from collector.clock import Clock, SystemClock
 from collector.counters import IntakeCounters
+from collector.devices import DeviceDetector
+from collector.geo import CountryLookup
 from collector.intake import PIXEL_PATH, Intake
 from collector.rate_limit import RateLimiter
 from collector.sites import SiteDirectory
+from collector.sources import SourceTable
 from collector.spool import SpoolWriter
 from collector.visitor import SaltStore
 from dashboard.admin_api import admin_route
@@ -71,6 +74,9 @@ class HushApp:
             counters=self.counters,
             addresses=ClientAddressResolver(settings.trusted_proxies),
             rate_limiter=RateLimiter(settings.rate_limit, self.clock),
+            devices=DeviceDetector(),
+            countries=CountryLookup(settings.geoip_db),
+            sources=SourceTable(),
             clock=self.clock,
         )
         self.keys = ApiKeys(self.store)

@@ -63,8 +63,13 @@ class Settings:
         600, "Events accepted per client address per minute; 0 turns the limit off."
     )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+    geoip_db: Path | None = _setting(
+        None, "A MaxMind-format .mmdb country database to use instead of the bundled one."
+    )
 
     def __post_init__(self) -> None:
+        if self.geoip_db is not None and not self.geoip_db.is_file():
+            raise SettingsError(f"HUSH_GEOIP_DB={self.geoip_db}: no such file")
         if self.salt_dir.resolve().is_relative_to(self.data_dir.resolve()):
             raise SettingsError(
                 f"HUSH_SALT_DIR={self.salt_dir} lies inside HUSH_DATA_DIR={self.data_dir}: "
@@ -136,6 +141,8 @@ def _convert(name: str, value: Any, source: str) -> Any:
     try:
         if kind == "Path":
             return Path(str(value)).expanduser()
+        if kind == "Path | None":
+            return Path(str(value)).expanduser() if str(value).strip() else None
         if kind == "int":
             number = int(value)
             if number < 0:

@@ -343,6 +343,13 @@ def test_the_schema_is_the_complete_list_of_what_is_stored(server: ProcessServer
             "interactive",
             "scroll_depth",
             "engaged_ms",
+            "browser",
+            "browser_version",
+            "os",
+            "os_version",
+            "device",
+            "country",
+            "channel",
         ]
     }
     for forbidden in ("ip", "address", "user_agent", "ua", "url", "query", "cookie"):

@@ -7,7 +7,7 @@ import random
 import httpx
 import pytest
 
-from tests.support import ProcessServer
+from tests.support import ProcessServer, wait_until
 
 pytestmark = pytest.mark.server
 
@@ -335,7 +335,15 @@ def test_engagement_events_carry_scroll_depth_and_engaged_time(server: ProcessSe
     assert server.event({**engagement, "sd": 101}).status_code == 400
     assert server.event({**engagement, "e": -1}).status_code == 400
     assert server.event({**engagement, "e": "12s"}).status_code == 400
-    server.wait_for_events(1)
+    wait_until(
+        lambda: (
+            server.results(
+                "aggregate", site_id="example.com", period="day", metrics="scroll_depth"
+            )["scroll_depth"]["value"]
+            == 75
+        ),
+        what="the engagement event",
+    )
     server.stop()
     import duckdb
 

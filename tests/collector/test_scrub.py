@@ -275,9 +275,23 @@ def test_other_query_parameters_never_appear(param: str) -> None:
     name, _, value = param.partition("=")
     for field in dataclasses.fields(scrubbed):
         text = getattr(scrubbed, field.name)
-        assert name not in text
+        if field.name != "click_id":  # the click id's name (never its value) is kept
+            assert name not in text
         assert value.split("+")[0] not in text
     assert scrubbed.utm_source == "ok"
+
+
+@pytest.mark.parametrize(
+    ("query", "click_id"),
+    [
+        pytest.param("gclid=abc&fbclid=def", "gclid", id="first click id wins"),
+        pytest.param("msclkid=abc", "msclkid", id="Microsoft Ads"),
+        pytest.param("FBCLID=x", "fbclid", id="any case"),
+        pytest.param("utm_source=x", "", id="none"),
+    ],
+)
+def test_the_name_of_an_ad_click_id_is_kept_never_its_value(query: str, click_id: str) -> None:
+    assert page(f"https://example.com/?{query}").click_id == click_id
 
 
 @pytest.mark.parametrize(
