@@ -68,7 +68,7 @@ BROWSERS = [
         "Chrome",
         "131",
         "Chrome OS",
-        "14541",
+        "14541.0",
         DESKTOP,
     ),
     (
