@@ -8,6 +8,7 @@ referrers. Click ids mark paid traffic and are never stored: only the channel th
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from collector.sources import Source
 
@@ -46,6 +47,7 @@ def click_source(click_id: str) -> Source | None:
     return None
 
 
+@lru_cache(maxsize=4096)
 def channel_of(source: Source, *, medium: str, campaign: str, click_id: str, tagged: bool) -> str:
     """One of GA4's default channels (plus AI Assistants) for a visit's first event.
 

@@ -28,13 +28,20 @@ class ClientAddressResolver:
             )
             for network in trusted_proxies
         ]
+        self._trusted_peers: set[str] = set()
 
     def resolve(self, peer: str | None, forwarded_for: str | None) -> str | None:
-        peer_address = _parse(peer) if peer else None
-        if peer_address is None:
+        if peer is None:
             return None
-        if not self._trusted or not self._is_trusted(peer_address):
-            return _text(peer_address)
+        # Remember trusted peers only: they are the proxies, never visitors.
+        if peer not in self._trusted_peers:
+            peer_address = _parse(peer)
+            if peer_address is None:
+                return None
+            if not self._trusted or not self._is_trusted(peer_address):
+                return _text(peer_address)
+            if len(self._trusted_peers) < 1024:
+                self._trusted_peers.add(peer)
         if not forwarded_for:
             return None
         entries = forwarded_for.split(",")

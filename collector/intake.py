@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import traceback
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -25,7 +26,7 @@ from collector.devices import DeviceDetector
 from collector.geo import CountryLookup
 from collector.outcome import Dropped, Rejected
 from collector.rate_limit import RateLimiter
-from collector.scrub import scrub_page_url, scrub_referrer
+from collector.scrub import PageUrl, scrub_page_url, scrub_referrer
 from collector.sites import SiteDirectory
 from collector.sources import SourceTable
 from collector.spool import SpoolUnavailable, SpoolWriter
@@ -34,6 +35,8 @@ from collector.visitor import SaltStore, visitor_id
 log = logging.getLogger("hush.intake")
 
 MAX_BODY = 32 * 1024
+CACHE_SIZE = 8192
+MAX_CACHED = 1024  # characters of a URL or referrer worth caching
 
 _CORS = [
     (b"access-control-allow-origin", b"*"),
@@ -88,10 +91,17 @@ class Intake:
         self._countries = countries
         self._sources = sources
         self._clock = clock
+        # Pages and referrers repeat heavily, so their scrubbed forms are cached (keyed by the
+        # text the browser sent, in memory only; long texts are not cached). Addresses never
+        # are: they live only as long as their request.
+        self._scrub_page = lru_cache(maxsize=CACHE_SIZE)(_scrub_page)
+        self._scrub_referrer = lru_cache(maxsize=CACHE_SIZE)(scrub_referrer)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
             await self._handle(scope, receive, send)
+        except _ClientGone:
+            return  # nobody is left to answer, and nothing was said: nothing to count
         except SpoolUnavailable:
             await _send(send, 503, _JSON, b'{"error":"the spool cannot be written"}')
         except Exception as exc:
@@ -168,9 +178,11 @@ class Intake:
     ) -> bytes | Rejected | Dropped:
         """Decide about one well-formed event; return its spool line when it is counted."""
         site = self._sites.get(event.domain)
-        page = scrub_page_url(
-            event.url, keep_fragment=event.hash_mode and site is not None and site.hash_routing
-        )
+        keep_fragment = event.hash_mode and site is not None and site.hash_routing
+        if len(event.url) <= MAX_CACHED:
+            page = self._scrub_page(event.url, keep_fragment)
+        else:
+            page = scrub_page_url(event.url, keep_fragment=keep_fragment)
         if isinstance(page, Rejected):
             return page
         if site is None:
@@ -184,7 +196,11 @@ class Intake:
         software = self._devices.describe(headers.user_agent)
         if software.bot is not None:
             return Dropped("bot", software.bot)
-        referrer_host, referrer_path = scrub_referrer(event.referrer)
+        referrer = event.referrer
+        if referrer is None or len(referrer) <= MAX_CACHED:
+            referrer_host, referrer_path = self._scrub_referrer(referrer)
+        else:
+            referrer_host, referrer_path = scrub_referrer(referrer)
         if referrer_host and self._sources.is_spam(referrer_host):
             return outcome.SPAM_REFERRER
         address = self._addresses.resolve(client[0] if client else None, headers.forwarded_for)
@@ -248,7 +264,15 @@ class Intake:
         await _send(send, rejected.status, _JSON, body)
 
 
+def _scrub_page(url: str, keep_fragment: bool) -> PageUrl | Rejected:
+    return scrub_page_url(url, keep_fragment=keep_fragment)
+
+
 _UNIX_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its body arrived."""
 
 
 @dataclass(slots=True)
@@ -289,7 +313,7 @@ async def _read_body(receive: Any) -> bytes | None:
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            return b""
+            raise _ClientGone
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > MAX_BODY:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import TYPE_CHECKING
 
@@ -33,6 +34,7 @@ class SourceTable:
     """The referrer table and the referrer-spam list, loaded once."""
 
     def __init__(self) -> None:
+        self._attribute = lru_cache(maxsize=8192)(self._source_of)
         self._hosts: dict[str, Source] = {}
         self._brands: dict[str, Source] = {}  # "google" for rows written "google.*"
         self._aliases: dict[str, Source] = {}
@@ -75,7 +77,10 @@ class SourceTable:
 
     def attribute(self, page: PageUrl, referrer_host: str) -> Source:
         """The source of an event whose page and (already scrubbed) referrer are given."""
-        for tagged in (page.utm_source, page.ref):
+        return self._attribute(page.utm_source, page.ref, referrer_host)
+
+    def _source_of(self, utm_source: str, ref: str, referrer_host: str) -> Source:
+        for tagged in (utm_source, ref):
             if tagged:
                 return self._aliases.get(tagged) or self.for_host(tagged) or Source(tagged)
         if referrer_host:
