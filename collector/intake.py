@@ -52,6 +52,13 @@ _PREFLIGHT = [
 ]
 _ACCEPTED_TYPES = (b"text/plain", b"application/json")
 
+_ACCEPTED_START = {
+    "type": "http.response.start",
+    "status": 202,
+    "headers": [*_TEXT, (b"content-length", b"2")],
+}
+_ACCEPTED_BODY = {"type": "http.response.body", "body": b"ok"}
+
 PIXEL_PATH = "/api/event.gif"
 # The smallest transparent GIF: 43 bytes.
 GIF = bytes.fromhex(
@@ -285,10 +292,17 @@ class _Headers:
     dnt: bool = False
 
 
+_WANTED = frozenset(
+    (b"content-type", b"content-length", b"user-agent", b"x-forwarded-for", b"sec-gpc", b"dnt")
+)
+
+
 def _read_headers(raw: list[tuple[bytes, bytes]]) -> _Headers:
     """The headers the intake reads; Cookie and every other header are never looked at."""
     headers = _Headers()
     for name, value in raw:
+        if name not in _WANTED:
+            continue
         if name == b"content-type":
             headers.content_type = value
         elif name == b"content-length":
@@ -301,7 +315,7 @@ def _read_headers(raw: list[tuple[bytes, bytes]]) -> _Headers:
             headers.forwarded_for = f"{previous},{text}" if previous else text
         elif name == b"sec-gpc":
             headers.gpc = value.strip() == b"1"
-        elif name == b"dnt":
+        else:
             headers.dnt = value.strip() == b"1"
     return headers
 
