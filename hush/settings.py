@@ -63,6 +63,12 @@ class Settings:
         600, "Events accepted per client address per minute; 0 turns the limit off."
     )
     log_level: str = _setting("info", "Log level: debug, info, warning or error.")
+    raw_retention_days: int = _setting(
+        30, "Days raw events are kept; older ones are deleted once their rollups are complete."
+    )
+    min_visitors: int = _setting(
+        3, "Figures over fewer visitors than this are shown as '< k' (P7); 1 turns it off."
+    )
     geoip_db: Path | None = _setting(
         None, "A MaxMind-format .mmdb country database to use instead of the bundled one."
     )
