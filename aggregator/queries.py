@@ -1,83 +1,124 @@
-"""The one query engine: metrics × dimensions × filters × date range (Plausible Stats API v2).
+"""The one query engine: metrics x dimensions x filters x date range (Plausible Stats API v2).
 
 Every read of traffic goes through ``run_query``. SQL is assembled only from the fixed
-fragments in ``DIMENSIONS`` and ``METRICS``; every value a caller supplies (site, dates,
-filter values, limits) is a bound parameter.
+fragments in this module; every value a caller supplies (site, dates, filter values, property
+keys, limits) is a bound parameter.
 
-Visitor ids change daily, so unique visitors over a range are the sum of daily uniques: each
-query counts distinct visitors per local day and group, then sums the days.
+How the numbers are made (DESIGN.md §4):
+
+- **Sessions** are built at query time from raw events: the events of one visitor id on one
+  local day, split where 30 minutes pass without an event (ids change at local midnight, so
+  sessions end there). A session's source, channel, UTM fields, device, browser, OS and country
+  are those of its first event; its entry and exit pages are its first and last page views.
+  A session is closed 30 minutes after its last event or at midnight; until then its figures
+  are provisional. Because sessions are recomputed from all events every time, it makes no
+  difference whether events arrived in one load or in many.
+- **Bounce**: a session with at most one page view and no interactive custom event
+  (engagement events and events sent with ``interactive: false`` never count).
+- **Visitors** are counted per local day and group, then summed over days: ids are daily, so
+  unique visitors over a range are the sum of daily uniques (exact and additive).
+- **Visit filters** (``visit:*``) keep the sessions whose attribute matches; **event filters**
+  (``event:*``) keep the sessions that contain a matching event, and count only matching events
+  in ``pageviews``, ``events``, ``scroll_depth`` and ``time_on_page``.
+- Grouping by an event property (page, name, props) counts a session as a visit in each group
+  it has events in; grouping by time puts events in the hour, day, week or month of their local
+  time (a session spanning an hour boundary is a visit in both hours).
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from aggregator.store import Store
 
-# Dimension name -> column of the events table.
-DIMENSIONS = {
+TIME_DIMENSIONS = {
+    "time:hour": "date_trunc('hour', timezone($tz, timezone('UTC', ts)))",
+    "time:day": "day",
+    "time:week": "CAST(date_trunc('week', day) AS DATE)",
+    "time:month": "CAST(date_trunc('month', day) AS DATE)",
+}
+TIME_DAY = "time:day"
+
+# Event properties: columns of each event.
+EVENT_DIMENSIONS = {
     "event:page": "path",
     "event:hostname": "hostname",
     "event:name": "name",
-    "visit:source": "source",
-    "visit:referrer": "referrer_host || referrer_path",
-    "visit:utm_source": "utm_source",
-    "visit:utm_medium": "utm_medium",
-    "visit:utm_campaign": "utm_campaign",
-    "visit:utm_content": "utm_content",
-    "visit:utm_term": "utm_term",
-    "visit:channel": "channel",
-    "visit:browser": "browser",
-    "visit:browser_version": "browser_version",
-    "visit:os": "os",
-    "visit:os_version": "os_version",
-    "visit:device": "device",
-    "visit:country": "country",
 }
 PROPS_PREFIX = "event:props:"
-TIME_DAY = "time:day"
 
-# Metric -> (columns computed per local day and group, how the days combine). Visitor ids are
-# daily, so distinct visitors are counted per day and summed; averages carry sum and count.
-# ``{counted}`` is the events a metric counts: page views when pages are grouped or filtered
-# (a page is a page view's page, as in Plausible), else every event but engagement events.
-METRICS = {
-    "visitors": (
-        ("count(DISTINCT visitor) FILTER (WHERE {counted}) AS visitors",),
-        "coalesce(CAST(sum(visitors) AS BIGINT), 0)",
-    ),
-    "pageviews": (
-        ("count(*) FILTER (WHERE name = 'pageview') AS pageviews",),
-        "coalesce(CAST(sum(pageviews) AS BIGINT), 0)",
-    ),
-    "events": (
-        ("count(*) FILTER (WHERE name <> 'engagement') AS events",),
-        "coalesce(CAST(sum(events) AS BIGINT), 0)",
-    ),
-    "scroll_depth": (
-        (
-            "sum(scroll_depth) FILTER (WHERE name = 'engagement') AS scroll_sum",
-            "count(scroll_depth) FILTER (WHERE name = 'engagement') AS scroll_n",
-        ),
-        "CAST(round(sum(scroll_sum) / nullif(sum(scroll_n), 0)) AS BIGINT)",
-    ),
-    "time_on_page": (
-        (
-            "sum(engaged_ms) FILTER (WHERE name = 'engagement') AS engaged_sum",
-            "count(engaged_ms) FILTER (WHERE name = 'engagement') AS engaged_n",
-        ),
-        "CAST(round(sum(engaged_sum) / nullif(sum(engaged_n), 0) / 1000) AS BIGINT)",
-    ),
+# Visit properties: attributes of the session, taken from its first event (or page views).
+VISIT_DIMENSIONS = {
+    "visit:entry_page": "s_entry_page",
+    "visit:exit_page": "s_exit_page",
+    "visit:source": "s_source",
+    "visit:referrer": "s_referrer",
+    "visit:channel": "s_channel",
+    "visit:utm_source": "s_utm_source",
+    "visit:utm_medium": "s_utm_medium",
+    "visit:utm_campaign": "s_utm_campaign",
+    "visit:utm_content": "s_utm_content",
+    "visit:utm_term": "s_utm_term",
+    "visit:browser": "s_browser",
+    "visit:browser_version": "s_browser_version",
+    "visit:os": "s_os",
+    "visit:os_version": "s_os_version",
+    "visit:device": "s_device",
+    "visit:country": "s_country",
+}
+_SESSION_FIRST = {  # session attribute -> the event column its first event gives it
+    "s_source": "source",
+    "s_referrer": "referrer_host || referrer_path",
+    "s_channel": "channel",
+    "s_utm_source": "utm_source",
+    "s_utm_medium": "utm_medium",
+    "s_utm_campaign": "utm_campaign",
+    "s_utm_content": "utm_content",
+    "s_utm_term": "utm_term",
+    "s_browser": "browser",
+    "s_browser_version": "browser_version",
+    "s_os": "os",
+    "s_os_version": "os_version",
+    "s_device": "device",
+    "s_country": "country",
 }
 
-# Dimensions whose rows are page views only (as in Plausible: a page is a page view's page).
-_PAGEVIEW_ONLY = frozenset({"event:page", "event:hostname"})
-# Metrics read from engagement events; every other metric ignores those events.
+# Metric -> (per day and group, from per-session rows; how the days combine).
+METRICS = {
+    "visitors": ("count(DISTINCT visitor) AS visitors", "sum(visitors)"),
+    "visits": ("count(*) AS visits", "sum(visits)"),
+    "pageviews": ("sum(pv) AS pageviews", "sum(pageviews)"),
+    "events": ("sum(ev) AS events", "sum(events)"),
+    "bounce_rate": (
+        "count(*) FILTER (WHERE bounce) AS bounces, count(*) AS visits_b",
+        "round(100.0 * sum(bounces) / nullif(sum(visits_b), 0))",
+    ),
+    "visit_duration": (
+        "sum(duration) AS duration, count(*) AS visits_d",
+        "round(sum(duration) / nullif(sum(visits_d), 0))",
+    ),
+    "views_per_visit": (
+        "sum(pv) AS pv_v, count(*) AS visits_v",
+        "round(sum(pv_v) / nullif(sum(visits_v), 0), 2)",
+    ),
+    "scroll_depth": (
+        "sum(sd_sum) AS sd_sum, sum(sd_n) AS sd_n",
+        "round(sum(sd_sum) / nullif(sum(sd_n), 0))",
+    ),
+    "time_on_page": (
+        "sum(em_sum) AS em_sum, sum(em_n) AS em_n",
+        "round(sum(em_sum) / nullif(sum(em_n), 0) / 1000)",
+    ),
+}
+INTEGER_METRICS = frozenset(METRICS) - {"views_per_visit"}
 _ENGAGEMENT_METRICS = frozenset({"scroll_depth", "time_on_page"})
+_PAGE_PROPERTIES = frozenset({"event:page", "event:hostname"})
 
-OPERATORS = ("is", "is_not", "contains")
+OPERATORS = ("is", "is_not", "contains", "not_contains", "matches")
+SESSION_GAP_MINUTES = 30
 
 
 class QueryError(ValueError):
@@ -86,7 +127,7 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    operator: str  # is | is_not | contains
+    operator: str  # is | is_not | contains | not_contains | matches (a glob: * and **)
     dimension: str
     values: tuple[str, ...]
 
@@ -101,6 +142,16 @@ class Query:
     filters: tuple[Filter, ...] = ()
     limit: int | None = None
     offset: int = 0
+    timezone: str = "UTC"  # for time:hour
+    since: datetime | None = None  # only events at or after this UTC time (realtime)
+
+
+def is_dimension(name: str) -> bool:
+    return (
+        name in EVENT_DIMENSIONS
+        or name in VISIT_DIMENSIONS
+        or (name.startswith(PROPS_PREFIX) and len(name) > len(PROPS_PREFIX))
+    )
 
 
 def check(query: Query) -> None:
@@ -108,89 +159,197 @@ def check(query: Query) -> None:
         if metric not in METRICS:
             raise QueryError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     for dimension in query.dimensions:
-        if dimension != TIME_DAY and not _is_dimension(dimension):
+        if dimension not in TIME_DIMENSIONS and not is_dimension(dimension):
             raise QueryError(f"unknown property {dimension!r}")
     for item in query.filters:
-        if not _is_dimension(item.dimension):
+        if not is_dimension(item.dimension):
             raise QueryError(f"cannot filter by {item.dimension!r}")
         if item.operator not in OPERATORS:
             raise QueryError(f"unknown filter operator {item.operator!r}")
+        if not item.values:
+            raise QueryError(f"the filter on {item.dimension} has no value")
     if query.date_from > query.date_to:
         raise QueryError("the date range ends before it starts")
 
 
-def _is_dimension(name: str) -> bool:
-    return name in DIMENSIONS or (name.startswith(PROPS_PREFIX) and len(name) > len(PROPS_PREFIX))
-
-
-def _column(dimension: str, params: dict[str, Any]) -> str:
-    """The SQL of a dimension; a custom property's key is a bound parameter, never SQL."""
-    if dimension == TIME_DAY:
-        return "day"
-    if dimension.startswith(PROPS_PREFIX):
-        name = f"prop{len(params)}"
-        params[name] = dimension[len(PROPS_PREFIX) :]
-        return f"coalesce(props[${name}], '(none)')"
-    return DIMENSIONS[dimension]
-
-
 def run_query(store: Store, query: Query) -> list[dict[str, Any]]:
-    """Rows of ``{dimension: value, metric: number}`` ordered by the first metric, descending."""
+    """Rows of ``{dimension: value, metric: number}``: groups ordered by the first metric,
+    descending (time groups in time order); without dimensions, one row of totals."""
     check(query)
-    sql, params = _build(query)
+    sql, params = build_sql(query)
     with store.read() as cur:
         rows = cur.execute(sql, params).fetchall()
     names = [*query.dimensions, *query.metrics]
-    return [dict(zip(names, row, strict=True)) for row in rows]
+    results = []
+    for row in rows:
+        record = dict(zip(names, row, strict=True))
+        for metric in query.metrics:
+            value = record[metric]
+            if value is not None:
+                record[metric] = int(value) if metric in INTEGER_METRICS else float(value)
+            elif metric in ("visitors", "visits", "pageviews", "events"):
+                record[metric] = 0
+        results.append(record)
+    return results
 
 
-def _build(query: Query) -> tuple[str, dict[str, Any]]:
-    params: dict[str, Any] = {
-        "site": query.site_id,
-        "date_from": query.date_from,
-        "date_to": query.date_to,
-    }
-    where = ["site_id = $site", "day BETWEEN $date_from AND $date_to"]
-    used = set(query.dimensions) | {f.dimension for f in query.filters}
-    counted = "name = 'pageview'" if used & _PAGEVIEW_ONLY else "name <> 'engagement'"
-    if not _ENGAGEMENT_METRICS & set(query.metrics):
-        where.append(counted)
-    for index, item in enumerate(query.filters):
-        column = _column(item.dimension, params)
-        names = []
-        for value_index, value in enumerate(item.values):
-            name = f"f{index}_{value_index}"
-            params[name] = value
-            names.append(name)
-        if item.operator == "contains":
-            clause = " OR ".join(f"contains({column}, ${n})" for n in names)
-        else:
-            clause = f"{column} IN ({', '.join('$' + n for n in names)})"
-        where.append(f"NOT ({clause})" if item.operator == "is_not" else f"({clause})")
+def realtime_visitors(store: Store, site_id: int, since: datetime) -> int:
+    """Distinct visitors with an event at or after ``since`` (UTC)."""
+    with store.read() as cur:
+        row = cur.execute(
+            "SELECT count(DISTINCT visitor) FROM events"
+            " WHERE site_id = $site AND ts >= $since AND name <> 'engagement'",
+            {"site": site_id, "since": since},
+        ).fetchone()
+    return int(row[0]) if row else 0
 
-    group_columns = [_column(d, params) for d in query.dimensions]
-    inner_group = ", ".join(dict.fromkeys(["day", *group_columns]))
-    aliases = [f"g{i}" for i in range(len(group_columns))]
-    inner_select = ", ".join(
-        [
-            *(f"{col} AS {alias}" for col, alias in zip(group_columns, aliases, strict=True)),
-            *(column.format(counted=counted) for m in query.metrics for column in METRICS[m][0]),
-        ]
+
+class _Params:
+    """Bound parameters, named in order of first use."""
+
+    def __init__(self, **initial: Any) -> None:
+        self.values: dict[str, Any] = dict(initial)
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+def _event_column(dimension: str, params: _Params) -> str:
+    if dimension.startswith(PROPS_PREFIX):
+        key = params.add(dimension[len(PROPS_PREFIX) :])
+        return f"coalesce(props[{key}], '(none)')"
+    return EVENT_DIMENSIONS[dimension]
+
+
+def _condition(column: str, item: Filter, params: _Params) -> str:
+    values = [params.add(_glob(v) if item.operator == "matches" else v) for v in item.values]
+    if item.operator in ("contains", "not_contains"):
+        clause = " OR ".join(f"contains({column}, {v})" for v in values)
+    elif item.operator == "matches":
+        clause = " OR ".join(f"regexp_full_match({column}, {v})" for v in values)
+    else:
+        clause = f"{column} IN ({', '.join(values)})"
+    negated = item.operator in ("is_not", "not_contains")
+    return f"NOT ({clause})" if negated else f"({clause})"
+
+
+def _glob(pattern: str) -> str:
+    """Plausible's globs as a regular expression: ``**`` any text, ``*`` any but "/"."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    return "".join(
+        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
     )
-    outer_metrics = ", ".join(f"{METRICS[m][1]} AS {m}" for m in query.metrics)
-    outer_dims = ", ".join(aliases)
-    sql = f"SELECT {inner_select} FROM events WHERE {' AND '.join(where)} GROUP BY {inner_group}"  # noqa: S608
+
+
+def build_sql(query: Query) -> tuple[str, dict[str, Any]]:
+    params = _Params(site=query.site_id, date_from=query.date_from, date_to=query.date_to)
+    if "time:hour" in query.dimensions:
+        params.values["tz"] = query.timezone
+    used = set(query.dimensions) | {f.dimension for f in query.filters}
+    wants_engagement = bool(_ENGAGEMENT_METRICS & set(query.metrics))
+
+    raw_where = ["site_id = $site", "day BETWEEN $date_from AND $date_to"]
+    if query.since is not None:
+        raw_where.append(f"ts >= {params.add(query.since)}")
+
+    # Events that count: page views only when pages are asked about (a page is a page view's
+    # page); engagement events only for the metrics read from them.
+    counted = []
+    if used & _PAGE_PROPERTIES:
+        counted.append("name IN ('pageview', 'engagement')")
+    if not wants_engagement:
+        counted.append("name <> 'engagement'")
+    event_filters = [
+        _condition(_event_column(f.dimension, params), f, params)
+        for f in query.filters
+        if not f.dimension.startswith("visit:")
+    ]
+    visit_filters = [
+        _condition(VISIT_DIMENSIONS[f.dimension], f, params)
+        for f in query.filters
+        if f.dimension.startswith("visit:")
+    ]
+    matching = " AND ".join([*counted, *event_filters]) or "true"
+
+    groups = []
+    for dimension in query.dimensions:
+        if dimension in TIME_DIMENSIONS:
+            groups.append(TIME_DIMENSIONS[dimension])
+        elif dimension in VISIT_DIMENSIONS:
+            groups.append(VISIT_DIMENSIONS[dimension])
+        else:
+            groups.append(_event_column(dimension, params))
+    aliases = [f"g{i}" for i in range(len(groups))]
+    group_select = "".join(
+        f"{expr} AS {alias}, " for expr, alias in zip(groups, aliases, strict=True)
+    )
+    session_keys = ", ".join(["day", *aliases, "visitor", "sn"])
+    day_keys = ", ".join(["day", *aliases])
+    if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
+        visit_filters.append("s_entry_page IS NOT NULL")  # sessions without a page view
+
+    first_values = ",\n        ".join(
+        f"arg_min({column}, ts) AS {name}" for name, column in _SESSION_FIRST.items()
+    )
+    inner = ", ".join(part for m in query.metrics for part in [METRICS[m][0]])
+    outer = ", ".join(f"{METRICS[m][1]} AS {m}" for m in query.metrics)
+
+    sql = f"""
+WITH marked AS (
+    SELECT *, CASE WHEN lag(ts) OVER w IS NULL
+                     OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
+                   THEN 1 ELSE 0 END AS starts
+    FROM events WHERE {" AND ".join(raw_where)}
+    WINDOW w AS (PARTITION BY day, visitor ORDER BY ts)
+),
+ev AS (
+    SELECT *, sum(starts) OVER (PARTITION BY day, visitor ORDER BY ts
+                                ROWS UNBOUNDED PRECEDING) AS sn
+    FROM marked
+),
+s AS (
+    SELECT day, visitor, sn,
+        count(*) FILTER (WHERE name = 'pageview') <= 1
+            AND count(*) FILTER (WHERE name NOT IN ('pageview', 'engagement')
+                                 AND interactive) = 0 AS bounce,
+        epoch(max(ts) - min(ts)) AS duration,
+        arg_min(path, ts) FILTER (WHERE name = 'pageview') AS s_entry_page,
+        arg_max(path, ts) FILTER (WHERE name = 'pageview') AS s_exit_page,
+        {first_values}
+    FROM ev GROUP BY day, visitor, sn
+),
+fe AS (
+    SELECT ev.*, s.* EXCLUDE (day, visitor, sn)
+    FROM ev JOIN s USING (day, visitor, sn)
+    WHERE {" AND ".join(visit_filters) or "true"} AND {matching}
+),
+per_session AS (
+    SELECT day, {group_select}visitor, sn, any_value(bounce) AS bounce,
+        any_value(duration) AS duration,
+        count(*) FILTER (WHERE name = 'pageview') AS pv,
+        count(*) FILTER (WHERE name <> 'engagement') AS ev,
+        sum(scroll_depth) FILTER (WHERE name = 'engagement') AS sd_sum,
+        count(scroll_depth) FILTER (WHERE name = 'engagement') AS sd_n,
+        sum(engaged_ms) FILTER (WHERE name = 'engagement') AS em_sum,
+        count(engaged_ms) FILTER (WHERE name = 'engagement') AS em_n
+    FROM fe GROUP BY {session_keys}
+),
+per_day AS (
+    SELECT {day_keys}, {inner} FROM per_session GROUP BY {day_keys}
+)
+"""  # noqa: S608 - only fixed fragments; every value is a bound parameter
     if aliases:
-        order = ", ".join([f"{query.metrics[0]} DESC", *aliases])
-        if TIME_DAY in query.dimensions:
-            order = ", ".join(aliases)
-        sql = (
-            f"SELECT {outer_dims}, {outer_metrics} FROM ({sql}) GROUP BY {outer_dims}"  # noqa: S608
-            f" ORDER BY {order}"
+        order = ", ".join(aliases)
+        if not any(d in TIME_DIMENSIONS for d in query.dimensions):
+            order = ", ".join([f"{query.metrics[0]} DESC NULLS LAST", *aliases])
+        sql += (
+            f"SELECT {', '.join(aliases)}, {outer} FROM per_day"  # noqa: S608
+            f" GROUP BY {', '.join(aliases)} ORDER BY {order}"
         )
     else:
-        sql = f"SELECT {outer_metrics} FROM ({sql})"  # noqa: S608
+        sql += f"SELECT {outer} FROM per_day"  # noqa: S608
     if query.limit is not None:
-        params["limit"], params["offset"] = query.limit, query.offset
-        sql += " LIMIT $limit OFFSET $offset"
-    return sql, params
+        sql += f" LIMIT {params.add(query.limit)} OFFSET {params.add(query.offset)}"
+    return sql, params.values

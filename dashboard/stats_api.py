@@ -1,13 +1,15 @@
-"""Stats API v1, as Plausible documents it: ``/api/v1/stats/{aggregate,timeseries,breakdown}``.
+"""Stats API v1, as Plausible documents it: ``/api/v1/stats/{aggregate,timeseries,breakdown}``
+and ``/api/v1/stats/realtime/visitors``.
 
 Each endpoint translates its query parameters into one ``aggregator.queries.Query`` and shapes
-the rows the way Plausible's v1 answers, so existing Plausible clients work unchanged.
+the rows the way Plausible's v1 answers, so existing Plausible clients work unchanged. Every
+answer passes the privacy threshold (``dashboard.threshold``, P7) on its way out.
 """
 
 from __future__ import annotations
 
-import calendar
-from datetime import date, datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,22 +18,32 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aggregator.queries import TIME_DAY, Filter, Query, QueryError, run_query
+from aggregator.queries import (
+    TIME_DIMENSIONS,
+    Query,
+    QueryError,
+    realtime_visitors,
+    run_query,
+)
 from aggregator.sites import find_site
 from aggregator.store import Store
 from collector.clock import Clock
 from collector.sites import Site
 from dashboard.auth import ApiKeys
+from dashboard.stats_params import (
+    MAX_LIMIT,
+    REALTIME_MINUTES,
+    ApiError,
+    date_range,
+    default_interval,
+    interval_dimension,
+    parse_filters,
+    parse_metrics,
+    positive_int,
+)
+from dashboard.threshold import fold_rows, suppress
 
-PERIODS = ("day", "7d", "30d", "month", "6mo", "12mo", "custom")
-MAX_LIMIT = 1000
-
-
-class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
+REALTIME_VISITORS_MINUTES = 5
 
 
 def error(status: int, message: str) -> JSONResponse:
@@ -39,19 +51,21 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 class StatsApi:
-    def __init__(self, *, store: Store, keys: ApiKeys, clock: Clock) -> None:
+    def __init__(self, *, store: Store, keys: ApiKeys, clock: Clock, min_visitors: int) -> None:
         self._store = store
         self._keys = keys
         self._clock = clock
+        self._k = min_visitors
 
     def routes(self) -> list[Route]:
         return [
             Route("/api/v1/stats/aggregate", self._endpoint(self._aggregate)),
             Route("/api/v1/stats/timeseries", self._endpoint(self._timeseries)),
             Route("/api/v1/stats/breakdown", self._endpoint(self._breakdown)),
+            Route("/api/v1/stats/realtime/visitors", self._endpoint(self._realtime, bare=True)),
         ]
 
-    def _endpoint(self, handler: Any) -> Any:
+    def _endpoint(self, handler: Any, *, bare: bool = False) -> Any:
         async def endpoint(request: Request) -> Response:
             try:
                 site = await self._authorise(request)
@@ -60,7 +74,7 @@ class StatsApi:
                 return error(exc.status, exc.message)
             except QueryError as exc:
                 return error(400, str(exc))
-            return JSONResponse({"results": result})
+            return JSONResponse(result if bare else {"results": result})
 
         return endpoint
 
@@ -82,151 +96,159 @@ class StatsApi:
     # -- endpoints -------------------------------------------------------------------------
 
     def _aggregate(self, site: Site, params: Any) -> dict[str, Any]:
-        date_from, date_to = self._date_range(site, params)
-        metrics = _metrics(params)
-        filters = parse_filters(params.get("filters", ""))
-        rows = run_query(self._store, Query(site.id, date_from, date_to, metrics, (), filters))
-        results = {metric: {"value": rows[0][metric]} for metric in metrics}
+        metrics = parse_metrics(params)
+        base = self._query(site, params, metrics)
+        current = run_query(self._store, base)[0]
+        results: dict[str, Any] = {metric: {"value": current[metric]} for metric in metrics}
+        hidden = bool(base.filters) and suppress(
+            current, visitors=current["visitors"], metrics=metrics, k=self._k
+        )
         compare = params.get("compare")
         if compare == "previous_period":
-            span = (date_to - date_from).days + 1
-            previous = Query(
-                site.id,
-                date_from - timedelta(days=span),
-                date_from - timedelta(days=1),
-                metrics,
-                (),
-                filters,
+            span = base.date_to - base.date_from + timedelta(days=1)
+            previous = run_query(
+                self._store,
+                replace(
+                    base,
+                    date_from=base.date_from - span,
+                    date_to=base.date_from - timedelta(days=1),
+                ),
+            )[0]
+            hidden_before = bool(base.filters) and suppress(
+                previous, visitors=previous["visitors"], metrics=metrics, k=self._k
             )
-            before = run_query(self._store, previous)[0]
             for metric in metrics:
-                results[metric]["change"] = _change(before[metric], rows[0][metric])
+                before, now = previous[metric], current[metric]
+                results[metric]["change"] = (
+                    None if hidden or hidden_before else _change(metric, before, now)
+                )
         elif compare:
             raise ApiError(400, "compare must be previous_period")
+        for metric in metrics:
+            results[metric]["value"] = current[metric]
+            if hidden:
+                results[metric]["suppressed"] = True
         return results
 
     def _timeseries(self, site: Site, params: Any) -> list[dict[str, Any]]:
-        date_from, date_to = self._date_range(site, params)
-        interval = params.get("interval", "day")
-        if interval not in ("day", "date"):
-            raise ApiError(400, "interval must be day (hour, week and month are not offered yet)")
-        metrics = _metrics(params)
-        filters = parse_filters(params.get("filters", ""))
-        query = Query(site.id, date_from, date_to, metrics, (TIME_DAY,), filters)
-        by_day = {row[TIME_DAY]: row for row in run_query(self._store, query)}
+        period = params.get("period", "30d")
+        if period == "realtime":
+            raise ApiError(400, "timeseries does not take period=realtime")
+        interval = interval_dimension(params.get("interval") or default_interval(period))
+        metrics = parse_metrics(params)
+        query = self._query(site, params, metrics, dimensions=(interval,))
+        rows = {_bucket(row[interval]): row for row in run_query(self._store, query)}
         series = []
-        day = date_from
-        while day <= date_to:
-            row = by_day.get(day)
-            series.append({"date": day.isoformat(), **{m: row[m] if row else 0 for m in metrics}})
-            day += timedelta(days=1)
+        for bucket in _buckets(interval, query):
+            row = rows.get(bucket) or {m: _empty(m) for m in _with_visitors(metrics)}
+            point: dict[str, Any] = {"date": bucket, **{m: row[m] for m in metrics}}
+            if query.filters and suppress(
+                point, visitors=row["visitors"], metrics=metrics, k=self._k
+            ):
+                point["suppressed"] = True
+            series.append(point)
         return series
 
     def _breakdown(self, site: Site, params: Any) -> list[dict[str, Any]]:
         prop = params.get("property")
         if not prop:
             raise ApiError(400, "The `property` parameter is required for breakdown.")
-        date_from, date_to = self._date_range(site, params)
-        metrics = _metrics(params)
-        limit = _positive_int(params, "limit", 100, maximum=MAX_LIMIT)
-        page = _positive_int(params, "page", 1)
-        filters = parse_filters(params.get("filters", ""))
-        query = Query(
-            site.id,
-            date_from,
-            date_to,
-            metrics,
-            (prop,),
-            filters,
-            limit=limit,
-            offset=(page - 1) * limit,
-        )
+        if prop in TIME_DIMENSIONS:
+            raise ApiError(400, f"cannot break down by {prop}; use timeseries")
+        metrics = parse_metrics(params)
+        limit = positive_int(params, "limit", 100, maximum=MAX_LIMIT)
+        page = positive_int(params, "page", 1)
+        query = self._query(site, params, metrics, dimensions=(prop,))
         key = prop.rsplit(":", 1)[-1]
-        results = []
+        rows = []
         for row in run_query(self._store, query):
             value = row[prop]
             if prop == "visit:source" and value == "":
                 value = "Direct / None"
-            results.append({key: value, **{m: row[m] for m in metrics}})
-        return results
+            rows.append({key: value, **{m: row[m] for m in _with_visitors(metrics)}})
+        rows = fold_rows(rows, key=key, metrics=metrics, k=self._k)
+        shown = rows[(page - 1) * limit : page * limit]
+        if "visitors" not in metrics:
+            for row in shown:
+                row.pop("visitors", None)
+        return shown
+
+    def _realtime(self, site: Site, _params: Any) -> int:
+        since = datetime.fromtimestamp(self._clock.now(), UTC).replace(tzinfo=None)
+        return realtime_visitors(
+            self._store, site.id, since - timedelta(minutes=REALTIME_VISITORS_MINUTES)
+        )
 
     # -- parameters ------------------------------------------------------------------------
 
-    def _date_range(self, site: Site, params: Any) -> tuple[date, date]:
-        today = datetime.fromtimestamp(self._clock.now(), ZoneInfo(site.timezone)).date()
-        return date_range(params.get("period", "30d"), params.get("date"), today)
+    def _query(
+        self,
+        site: Site,
+        params: Any,
+        metrics: tuple[str, ...],
+        *,
+        dimensions: tuple[str, ...] = (),
+    ) -> Query:
+        now = self._clock.now()
+        today = datetime.fromtimestamp(now, ZoneInfo(site.timezone)).date()
+        period = params.get("period", "30d")
+        date_from, date_to = date_range(period, params.get("date"), today)
+        since = None
+        if period == "realtime":
+            since = datetime.fromtimestamp(now, UTC).replace(tzinfo=None) - timedelta(
+                minutes=REALTIME_MINUTES
+            )
+        return Query(
+            site.id,
+            date_from,
+            date_to,
+            _with_visitors(metrics),
+            dimensions,
+            parse_filters(params.get("filters", "")),
+            timezone=site.timezone,
+            since=since,
+        )
 
 
-def date_range(period: str, date_param: str | None, today: date) -> tuple[date, date]:
-    """The inclusive local dates a Plausible v1 ``period`` and ``date`` cover."""
-    if period not in PERIODS:
-        raise ApiError(400, f"period must be one of {', '.join(PERIODS)}")
-    if period == "custom":
-        if not date_param or "," not in date_param:
-            raise ApiError(400, "period=custom needs date=YYYY-MM-DD,YYYY-MM-DD")
-        first, last = (_parse_date(part) for part in date_param.split(",", 1))
-        if first > last:
-            raise ApiError(400, "the custom date range ends before it starts")
-        return first, last
-    end = _parse_date(date_param) if date_param else today
-    if period == "day":
-        return end, end
-    if period in ("7d", "30d"):
-        return end - timedelta(days=int(period[:-1]) - 1), end
-    months = {"month": 1, "6mo": 6, "12mo": 12}[period]
-    first = _add_months(end.replace(day=1), -(months - 1))
-    last = end.replace(day=calendar.monthrange(end.year, end.month)[1])
-    return first, last
+def _with_visitors(metrics: tuple[str, ...]) -> tuple[str, ...]:
+    """The threshold needs visitors even when they were not asked for."""
+    return metrics if "visitors" in metrics else (*metrics, "visitors")
 
 
-def parse_filters(text: str) -> tuple[Filter, ...]:
-    """Plausible v1 filters: ``event:page==/a|/b;visit:source!=Google;event:page~blog``."""
-    filters = []
-    for part in (p for p in text.split(";") if p.strip()):
-        for symbol, operator in (("!=", "is_not"), ("==", "is"), ("~", "contains")):
-            if symbol in part:
-                dimension, _, values = part.partition(symbol)
-                choices = tuple(v.strip() for v in values.split("|"))
-                filters.append(Filter(operator, dimension.strip(), choices))
-                break
-        else:
-            raise ApiError(400, f"cannot read filter {part!r}; use property==value")
-    return tuple(filters)
+def _empty(metric: str) -> int | None:
+    return 0 if metric in ("visitors", "visits", "pageviews", "events") else None
 
 
-def _metrics(params: Any) -> tuple[str, ...]:
-    text = params.get("metrics", "visitors")
-    metrics = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
-    if not metrics:
-        raise ApiError(400, "metrics must name at least one metric")
-    return metrics
+def _bucket(value: Any) -> str:
+    if isinstance(value, datetime):
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value.isoformat()
 
 
-def _positive_int(params: Any, name: str, default: int, *, maximum: int | None = None) -> int:
-    text = params.get(name)
-    if text is None:
-        return default
-    if not text.isdigit() or int(text) < 1:
-        raise ApiError(400, f"{name} must be a positive integer")
-    value = int(text)
-    if maximum is not None and value > maximum:
-        raise ApiError(400, f"{name} must be at most {maximum}")
-    return value
+def _buckets(interval: str, query: Query) -> list[str]:
+    """Every bucket of the range, so empty ones show as 0 (as Plausible's timeseries does)."""
+    day = query.date_from
+    out = []
+    while day <= query.date_to:
+        if interval == "time:hour":
+            out.extend(f"{day.isoformat()} {hour:02d}:00:00" for hour in range(24))
+        elif interval == "time:day":
+            out.append(day.isoformat())
+        elif interval == "time:week":
+            monday = day - timedelta(days=day.weekday())
+            if not out or out[-1] != monday.isoformat():
+                out.append(monday.isoformat())
+        elif not out or out[-1] != day.replace(day=1).isoformat():
+            out.append(day.replace(day=1).isoformat())
+        day += timedelta(days=1)
+    return out
 
 
-def _parse_date(text: str) -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise ApiError(400, f"date {text!r} is not a date in YYYY-MM-DD form") from None
-
-
-def _add_months(day: date, months: int) -> date:
-    index = day.year * 12 + day.month - 1 + months
-    return date(index // 12, index % 12 + 1, 1)
-
-
-def _change(before: int | None, now: int | None) -> int | None:
+def _change(metric: str, before: float | None, now: float | None) -> float | None:
+    if before is None or now is None:
+        return None
+    if metric == "bounce_rate":
+        return round(now - before)  # percentage points, as Plausible reports it
     if not before:
         return 100 if now else 0
-    return round(((now or 0) - before) / before * 100)
+    return round((now - before) / before * 100)
