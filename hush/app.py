@@ -82,7 +82,9 @@ class HushApp:
         self.keys = ApiKeys(self.store)
         self.admin_token = secrets.token_urlsafe(32)
         self.ready = False
-        stats = StatsApi(store=self.store, keys=self.keys, clock=self.clock)
+        stats = StatsApi(
+            store=self.store, keys=self.keys, clock=self.clock, min_visitors=settings.min_visitors
+        )
         routes = [
             *stats.routes(),
             Route("/healthz", self._healthz),
