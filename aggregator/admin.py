@@ -1,4 +1,4 @@
-"""The administrative operations behind ``hush sites`` and ``hush keys``.
+"""The administrative operations behind ``hush sites``, ``hush keys`` and ``hush retention``.
 
 They run in whichever process holds the database: the CLI itself when no server runs, or the
 server, which the CLI reaches through its loopback admin endpoint. Results are plain JSON.
@@ -6,21 +6,37 @@ server, which the CLI reaches through its loopback admin endpoint. Results are p
 
 from __future__ import annotations
 
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from aggregator import api_keys, sites
+from aggregator.retention import purge_raw
+from aggregator.rollups import roll_up_pending
 from aggregator.sites import AdminError
 from aggregator.store import Store
-
-SITE_OPS = frozenset({"sites.add", "sites.set", "sites.remove"})
-KEY_OPS = frozenset({"keys.add", "keys.revoke"})
+from collector.clock import Clock
 
 
-def run_admin(store: Store, snapshot: Path, op: str, args: dict[str, Any]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class AdminContext:
+    """What the operations need, from whichever process holds the store."""
+
+    store: Store
+    snapshot: Path
+    clock: Clock
+    retention_days: int
+
+
+def run_admin(context: AdminContext, op: str, args: dict[str, Any]) -> dict[str, Any]:
     """Carry out one operation; raises AdminError when it cannot be done."""
+    store, snapshot = context.store, context.snapshot
     match op:
+        case "retention":
+            dry_run = bool(args.get("dry_run"))
+            roll_up_pending(store, context.clock)
+            report = purge_raw(store, context.retention_days, context.clock, dry_run=dry_run)
+            return {"lines": report.lines(dry_run=dry_run), "deleted": report.deleted}
         case "sites.list":
             return {"sites": [asdict(s) for s in sites.list_sites(store)]}
         case "sites.add":

@@ -176,6 +176,12 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport) -> None
         if table.num_rows:
             cur.register("batch", table)
             row = cur.execute(INSERT_EVENTS).fetchone()
+            # Late events for a day already rolled up: roll it up again.
+            cur.execute(
+                "DELETE FROM rolled_days WHERE NOT raw_purged AND EXISTS (SELECT 1 FROM batch"
+                " WHERE batch.s = rolled_days.site_id"
+                " AND DATE '1970-01-01' + batch.d = rolled_days.day)"
+            )
             cur.unregister("batch")
             inserted = row[0] if row else 0
             torn += table.num_rows - inserted  # lines that parsed but lack a field

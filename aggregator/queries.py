@@ -86,35 +86,46 @@ _SESSION_FIRST = {  # session attribute -> the event column its first event give
     "s_country": "country",
 }
 
-# Metric -> (per day and group, from per-session rows; how the days combine).
+# What is kept per local day and group, from sessions (and, in rollups, stored as such).
+# ``ev > 0``: a session counts as a visit of a group when it has events there other than
+# engagement events.
+PER_DAY_COLUMNS = """
+    count(DISTINCT visitor) FILTER (WHERE ev > 0) AS visitors,
+    count(*) FILTER (WHERE ev > 0) AS visits,
+    sum(pv) AS pageviews,
+    sum(ev) AS events,
+    count(*) FILTER (WHERE ev > 0 AND bounce) AS bounces,
+    coalesce(sum(duration) FILTER (WHERE ev > 0), 0) AS duration,
+    coalesce(sum(sd_sum), 0) AS sd_sum,
+    sum(sd_n) AS sd_n,
+    coalesce(sum(em_sum), 0) AS em_sum,
+    sum(em_n) AS em_n"""
+BASE_COLUMNS = (
+    "visitors",
+    "visits",
+    "pageviews",
+    "events",
+    "bounces",
+    "duration",
+    "sd_sum",
+    "sd_n",
+    "em_sum",
+    "em_n",
+)
+
+# Metric -> how the days combine. Visitors are summed: ids are daily.
 METRICS = {
-    "visitors": ("count(DISTINCT visitor) AS visitors", "sum(visitors)"),
-    "visits": ("count(*) AS visits", "sum(visits)"),
-    "pageviews": ("sum(pv) AS pageviews", "sum(pageviews)"),
-    "events": ("sum(ev) AS events", "sum(events)"),
-    "bounce_rate": (
-        "count(*) FILTER (WHERE bounce) AS bounces, count(*) AS visits_b",
-        "round(100.0 * sum(bounces) / nullif(sum(visits_b), 0))",
-    ),
-    "visit_duration": (
-        "sum(duration) AS duration, count(*) AS visits_d",
-        "round(sum(duration) / nullif(sum(visits_d), 0))",
-    ),
-    "views_per_visit": (
-        "sum(pv) AS pv_v, count(*) AS visits_v",
-        "round(sum(pv_v) / nullif(sum(visits_v), 0), 2)",
-    ),
-    "scroll_depth": (
-        "sum(sd_sum) AS sd_sum, sum(sd_n) AS sd_n",
-        "round(sum(sd_sum) / nullif(sum(sd_n), 0))",
-    ),
-    "time_on_page": (
-        "sum(em_sum) AS em_sum, sum(em_n) AS em_n",
-        "round(sum(em_sum) / nullif(sum(em_n), 0) / 1000)",
-    ),
+    "visitors": "sum(visitors)",
+    "visits": "sum(visits)",
+    "pageviews": "sum(pageviews)",
+    "events": "sum(events)",
+    "bounce_rate": "round(100.0 * sum(bounces) / nullif(sum(visits), 0))",
+    "visit_duration": "round(sum(duration) / nullif(sum(visits), 0))",
+    "views_per_visit": "round(sum(pageviews) / nullif(sum(visits), 0), 2)",
+    "scroll_depth": "round(sum(sd_sum) / nullif(sum(sd_n), 0))",
+    "time_on_page": "round(sum(em_sum) / nullif(sum(em_n), 0) / 1000)",
 }
 INTEGER_METRICS = frozenset(METRICS) - {"views_per_visit"}
-_ENGAGEMENT_METRICS = frozenset({"scroll_depth", "time_on_page"})
 _PAGE_PROPERTIES = frozenset({"event:page", "event:hostname"})
 
 OPERATORS = ("is", "is_not", "contains", "not_contains", "matches")
@@ -146,6 +157,67 @@ class Query:
     since: datetime | None = None  # only events at or after this UTC time (realtime)
 
 
+@dataclass(frozen=True, slots=True)
+class RollupPlan:
+    spec: str  # the rollup's name: its dimensions joined by "|"
+    dimensions: tuple[str, ...]  # the rollup's dimensions, in the order of g0, g1
+
+
+# The rollups kept per site and day: totals, every event and visit property, and the pairs the
+# dashboard combines (a filter on one, a breakdown by the other). Custom properties, hours and
+# other pairs are answered from raw events, so only for the raw retention period.
+ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
+    (),
+    *((dimension,) for dimension in ("event:page", "event:hostname", "event:name")),
+    *((dimension,) for dimension in VISIT_DIMENSIONS),
+    *(
+        (visit, event)
+        for event in ("event:page", "event:name")
+        for visit in ("visit:source", "visit:channel", "visit:utm_campaign", "visit:country")
+    ),
+    ("visit:device", "event:page"),
+)
+
+
+def spec_name(dimensions: tuple[str, ...]) -> str:
+    return "|".join(dimensions)
+
+
+def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
+    """How to read rolled-up days for ``query``, or None when they are read raw.
+
+    Rollups answer a query exactly when a rollup holds all its dimensions and filters and every
+    filter picks one value (two values could count one visitor twice). Otherwise the rolled-up
+    days are read from raw events, which is only possible within raw retention: past it, the
+    query fails with a QueryError saying so, never with a silently wrong number.
+    """
+    rolled = cur.execute(
+        "SELECT count(*), count(*) FILTER (WHERE raw_purged) FROM rolled_days"
+        " WHERE site_id = $site AND day BETWEEN $date_from AND $date_to",
+        {"site": query.site_id, "date_from": query.date_from, "date_to": query.date_to},
+    ).fetchone()
+    if not rolled or not rolled[0]:
+        return None
+    wanted = {d for d in query.dimensions if d not in TIME_DIMENSIONS}
+    wanted |= {f.dimension for f in query.filters}
+    exact = (
+        query.since is None
+        and "time:hour" not in query.dimensions
+        and all(f.operator == "is" and len(f.values) == 1 for f in query.filters)
+    )
+    if exact:
+        for spec in ROLLUP_SPECS:
+            if set(spec) == wanted and len(spec) == len(wanted):
+                return RollupPlan(spec_name(spec), spec)
+    if rolled[1]:
+        raise QueryError(
+            "raw events of some days in this range are deleted (raw retention), and no rollup"
+            " holds this combination of properties, filters and interval; see the README for"
+            " the combinations a long range can answer"
+        )
+    return None
+
+
 def is_dimension(name: str) -> bool:
     return (
         name in EVENT_DIMENSIONS
@@ -172,12 +244,14 @@ def check(query: Query) -> None:
         raise QueryError("the date range ends before it starts")
 
 
-def run_query(store: Store, query: Query) -> list[dict[str, Any]]:
+def run_query(store: Store, query: Query, *, use_rollups: bool = True) -> list[dict[str, Any]]:
     """Rows of ``{dimension: value, metric: number}``: groups ordered by the first metric,
-    descending (time groups in time order); without dimensions, one row of totals."""
+    descending (time groups in time order); without dimensions, one row of totals.
+    ``use_rollups=False`` reads raw events only (to check rollups against them)."""
     check(query)
-    sql, params = build_sql(query)
     with store.read() as cur:
+        plan = plan_rollup(cur, query) if use_rollups else None
+        sql, params = build_sql(query, rollup=plan)
         rows = cur.execute(sql, params).fetchall()
     names = [*query.dimensions, *query.metrics]
     results = []
@@ -204,7 +278,7 @@ def realtime_visitors(store: Store, site_id: int, since: datetime) -> int:
     return int(row[0]) if row else 0
 
 
-class _Params:
+class SqlParams:
     """Bound parameters, named in order of first use."""
 
     def __init__(self, **initial: Any) -> None:
@@ -216,14 +290,14 @@ class _Params:
         return f"${name}"
 
 
-def _event_column(dimension: str, params: _Params) -> str:
+def _event_column(dimension: str, params: SqlParams) -> str:
     if dimension.startswith(PROPS_PREFIX):
         key = params.add(dimension[len(PROPS_PREFIX) :])
         return f"coalesce(props[{key}], '(none)')"
     return EVENT_DIMENSIONS[dimension]
 
 
-def _condition(column: str, item: Filter, params: _Params) -> str:
+def _condition(column: str, item: Filter, params: SqlParams) -> str:
     values = [params.add(_glob(v) if item.operator == "matches" else v) for v in item.values]
     if item.operator in ("contains", "not_contains"):
         clause = " OR ".join(f"contains({column}, {v})" for v in values)
@@ -243,24 +317,17 @@ def _glob(pattern: str) -> str:
     )
 
 
-def build_sql(query: Query) -> tuple[str, dict[str, Any]]:
-    params = _Params(site=query.site_id, date_from=query.date_from, date_to=query.date_to)
-    if "time:hour" in query.dimensions:
-        params.values["tz"] = query.timezone
+def raw_per_day(query: Query, params: SqlParams, *, skip_rolled: bool = False) -> str:
+    """CTEs over raw events ending in ``per_day_raw``: one row per local day and group, with
+    ``g0, g1, ...`` for the query's dimensions and the ``BASE_COLUMNS``."""
     used = set(query.dimensions) | {f.dimension for f in query.filters}
-    wants_engagement = bool(_ENGAGEMENT_METRICS & set(query.metrics))
-
-    raw_where = ["site_id = $site", "day BETWEEN $date_from AND $date_to"]
+    raw_where = ["site_id = $site", "day BETWEEN $raw_from AND $raw_to"]
+    if skip_rolled:
+        raw_where.append("day NOT IN (SELECT day FROM rolled_days WHERE site_id = $site)")
     if query.since is not None:
         raw_where.append(f"ts >= {params.add(query.since)}")
-
-    # Events that count: page views only when pages are asked about (a page is a page view's
-    # page); engagement events only for the metrics read from them.
-    counted = []
-    if used & _PAGE_PROPERTIES:
-        counted.append("name IN ('pageview', 'engagement')")
-    if not wants_engagement:
-        counted.append("name <> 'engagement'")
+    # A page is a page view's page (as in Plausible): custom events do not make page rows.
+    counted = ["name IN ('pageview', 'engagement')"] if used & _PAGE_PROPERTIES else []
     event_filters = [
         _condition(_event_column(f.dimension, params), f, params)
         for f in query.filters
@@ -271,8 +338,9 @@ def build_sql(query: Query) -> tuple[str, dict[str, Any]]:
         for f in query.filters
         if f.dimension.startswith("visit:")
     ]
-    matching = " AND ".join([*counted, *event_filters]) or "true"
-
+    if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
+        visit_filters.append("s_entry_page IS NOT NULL")  # sessions without a page view
+    keep = " AND ".join([*visit_filters, *counted, *event_filters]) or "true"
     groups = []
     for dimension in query.dimensions:
         if dimension in TIME_DIMENSIONS:
@@ -287,17 +355,11 @@ def build_sql(query: Query) -> tuple[str, dict[str, Any]]:
     )
     session_keys = ", ".join(["day", *aliases, "visitor", "sn"])
     day_keys = ", ".join(["day", *aliases])
-    if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
-        visit_filters.append("s_entry_page IS NOT NULL")  # sessions without a page view
-
     first_values = ",\n        ".join(
         f"arg_min({column}, ts) AS {name}" for name, column in _SESSION_FIRST.items()
     )
-    inner = ", ".join(part for m in query.metrics for part in [METRICS[m][0]])
-    outer = ", ".join(f"{METRICS[m][1]} AS {m}" for m in query.metrics)
-
-    sql = f"""
-WITH marked AS (
+    return f"""
+marked AS (
     SELECT *, CASE WHEN lag(ts) OVER w IS NULL
                      OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
                    THEN 1 ELSE 0 END AS starts
@@ -323,7 +385,7 @@ s AS (
 fe AS (
     SELECT ev.*, s.* EXCLUDE (day, visitor, sn)
     FROM ev JOIN s USING (day, visitor, sn)
-    WHERE {" AND ".join(visit_filters) or "true"} AND {matching}
+    WHERE {keep}
 ),
 per_session AS (
     SELECT day, {group_select}visitor, sn, any_value(bounce) AS bounce,
@@ -336,10 +398,45 @@ per_session AS (
         count(engaged_ms) FILTER (WHERE name = 'engagement') AS em_n
     FROM fe GROUP BY {session_keys}
 ),
-per_day AS (
-    SELECT {day_keys}, {inner} FROM per_session GROUP BY {day_keys}
-)
-"""  # noqa: S608 - only fixed fragments; every value is a bound parameter
+per_day_raw AS (
+    SELECT {day_keys}, {PER_DAY_COLUMNS} FROM per_session GROUP BY {day_keys}
+)"""  # noqa: S608 - only fixed fragments; every value is a bound parameter
+
+
+def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, dict[str, Any]]:
+    """The SQL of a query: raw events for the days not rolled up (``rollup`` says which are,
+    and how to read them), rollups for the rest."""
+    params = SqlParams(site=query.site_id, raw_from=query.date_from, raw_to=query.date_to)
+    if "time:hour" in query.dimensions:
+        params.values["tz"] = query.timezone
+    aliases = [f"g{i}" for i in range(len(query.dimensions))]
+    rolled = ""
+    if rollup is not None:
+        params.values["spec"] = rollup.spec
+        groups = []
+        for dimension in query.dimensions:
+            if dimension in TIME_DIMENSIONS:
+                groups.append(TIME_DIMENSIONS[dimension])
+            else:
+                groups.append(f"g{rollup.dimensions.index(dimension)}")
+        wheres = ["r.site_id = $site", "r.spec = $spec", "r.day BETWEEN $raw_from AND $raw_to"]
+        for item in query.filters:
+            column = f"g{rollup.dimensions.index(item.dimension)}"
+            wheres.append(f"r.{column} = {params.add(item.values[0])}")
+        select = ", ".join(
+            [f"{g} AS {a}" for g, a in zip(groups, aliases, strict=True)]
+            + [f"r.{c} AS {c}" for c in BASE_COLUMNS]
+        )
+        rolled = (
+            f"SELECT r.day AS day, {select} FROM rollups r"  # noqa: S608
+            f" WHERE {' AND '.join(wheres)} UNION ALL BY NAME "
+        )
+    cte = raw_per_day(query, params, skip_rolled=rollup is not None)
+    outer = ", ".join(f"{METRICS[m]} AS {m}" for m in query.metrics)
+    sql = (
+        f"WITH {cte},\nper_day AS ({rolled}"  # noqa: S608
+        "SELECT * FROM per_day_raw)\n"
+    )
     if aliases:
         order = ", ".join(aliases)
         if not any(d in TIME_DIMENSIONS for d in query.dimensions):

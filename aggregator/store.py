@@ -6,6 +6,7 @@ only process that touches the database; other commands go through its admin endp
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Iterator
@@ -32,22 +33,40 @@ class Store:
                 raise StoreBusy(str(path)) from None
             raise
         self._write_lock = threading.Lock()
+        # Readers and writers share the connection; compaction swaps it and needs it alone.
+        self._users = threading.Condition()
+        self._active = 0
+        self._swapping = False
         self.path = path
         self.schema_version = migrate(self._con)
 
     @contextmanager
+    def _using(self) -> Iterator[None]:
+        with self._users:
+            while self._swapping:
+                self._users.wait()
+            self._active += 1
+        try:
+            yield
+        finally:
+            with self._users:
+                self._active -= 1
+                self._users.notify_all()
+
+    @contextmanager
     def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor of its own for one reader (safe to use from any thread)."""
-        cursor = self._con.cursor()
-        try:
-            yield cursor
-        finally:
-            cursor.close()
+        with self._using():
+            cursor = self._con.cursor()
+            try:
+                yield cursor
+            finally:
+                cursor.close()
 
     @contextmanager
     def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """One transaction of the single writer: committed on success, rolled back on error."""
-        with self._write_lock:
+        with self._using(), self._write_lock:
             cursor = self._con.cursor()
             try:
                 cursor.begin()
@@ -60,8 +79,40 @@ class Store:
                 cursor.close()
 
     def checkpoint(self) -> None:
-        with self._write_lock:
+        with self._using(), self._write_lock:
             self._con.execute("CHECKPOINT")
+
+    def compact(self) -> int:
+        """Rewrite the database into a fresh file and swap it in; return the bytes saved.
+
+        DuckDB reuses the blocks of deleted rows but does not erase them, so deleted events
+        could still be read from the file. Copying what is live into a new file leaves the old
+        bytes behind for good. Readers and writers wait while the files are swapped.
+        """
+        fresh = self.path.with_name(self.path.name + ".compact")
+        fresh.unlink(missing_ok=True)
+        with self._users:
+            self._swapping = True
+            while self._active:
+                self._users.wait()
+        try:
+            before = self.path.stat().st_size
+            self._con.execute("CHECKPOINT")
+            name = self._con.execute("SELECT current_database()").fetchone()
+            assert name is not None
+            quoted = str(fresh).replace("'", "''")
+            self._con.execute(f"ATTACH '{quoted}' AS hush_compact")
+            self._con.execute(f'COPY FROM DATABASE "{name[0]}" TO hush_compact')
+            self._con.execute("DETACH hush_compact")
+            self._con.close()
+            os.replace(fresh, self.path)
+            Path(str(self.path) + ".wal").unlink(missing_ok=True)
+            self._con = duckdb.connect(str(self.path))
+            return before - self.path.stat().st_size
+        finally:
+            with self._users:
+                self._swapping = False
+                self._users.notify_all()
 
     def close(self) -> None:
         self._con.close()

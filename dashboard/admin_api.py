@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -18,16 +17,13 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aggregator.admin import run_admin
+from aggregator.admin import AdminContext, run_admin
 from aggregator.sites import AdminError
-from aggregator.store import Store
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 
 
-def admin_route(
-    *, store: Store, snapshot: Path, token: str, after_change: Callable[[str], None]
-) -> Route:
+def admin_route(*, context: AdminContext, token: str, after_change: Callable[[str], None]) -> Route:
     async def endpoint(request: Request) -> Response:
         peer = request.client.host if request.client else ""
         given = request.headers.get("authorization", "").removeprefix("Bearer ")
@@ -39,7 +35,7 @@ def admin_route(
         except (orjson.JSONDecodeError, KeyError, TypeError):
             return JSONResponse({"error": 'expected {"op": ..., "args": {...}}'}, 400)
         try:
-            result: dict[str, Any] = await run_in_threadpool(run_admin, store, snapshot, op, args)
+            result: dict[str, Any] = await run_in_threadpool(run_admin, context, op, args)
         except AdminError as exc:
             return JSONResponse({"error": str(exc)}, status_code=400)
         after_change(op)

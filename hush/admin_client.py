@@ -12,9 +12,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from aggregator.admin import run_admin
+from aggregator.admin import AdminContext, run_admin
 from aggregator.sites import AdminError
 from aggregator.store import Store, StoreBusy
+from collector.clock import SystemClock
 from hush.settings import Settings
 
 
@@ -34,7 +35,10 @@ def call_admin(settings: Settings, op: str, args: dict[str, Any]) -> dict[str, A
             f"at the address in {settings.server_file}"
         ) from None
     try:
-        return run_admin(store, settings.sites_snapshot_path, op, args)
+        context = AdminContext(
+            store, settings.sites_snapshot_path, SystemClock(), settings.raw_retention_days
+        )
+        return run_admin(context, op, args)
     except AdminError as exc:
         raise AdminFailed(str(exc)) from None
     finally:

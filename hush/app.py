@@ -2,7 +2,8 @@
 
 ``/api/event`` goes straight to the raw ASGI intake (the hot path skips the framework); every
 other path goes to a Starlette app whose lifespan starts the background work: the spool's
-rotation and fsync, the loader thread, and the sweep of expired salts.
+rotation and fsync, the loader thread, maintenance (rollups, retention) and the sweep of expired
+salts.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from aggregator.jobs import LoaderThread
+from aggregator.admin import AdminContext
+from aggregator.jobs import LoaderThread, MaintenanceThread
 from aggregator.sites import publish_snapshot
 from aggregator.store import Store
 from collector.client_address import ClientAddressResolver
@@ -79,6 +81,9 @@ class HushApp:
             sources=SourceTable(),
             clock=self.clock,
         )
+        self.maintenance = MaintenanceThread(
+            self.store, self.clock, retention_days=settings.raw_retention_days
+        )
         self.keys = ApiKeys(self.store)
         self.admin_token = secrets.token_urlsafe(32)
         self.ready = False
@@ -90,8 +95,12 @@ class HushApp:
             Route("/healthz", self._healthz),
             Route("/metrics", self._metrics),
             admin_route(
-                store=self.store,
-                snapshot=settings.sites_snapshot_path,
+                context=AdminContext(
+                    self.store,
+                    settings.sites_snapshot_path,
+                    self.clock,
+                    settings.raw_retention_days,
+                ),
                 token=self.admin_token,
                 after_change=self._after_admin_change,
             ),
@@ -107,6 +116,7 @@ class HushApp:
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         self.loader.start()
+        self.maintenance.start()
         tasks = [
             asyncio.create_task(self.spool.run(), name="spool"),
             asyncio.create_task(self._maintain(), name="maintenance"),
@@ -124,6 +134,7 @@ class HushApp:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.spool.close()
+            await asyncio.to_thread(self.maintenance.stop)
             await asyncio.to_thread(self.loader.stop)
             self.settings.server_file.unlink(missing_ok=True)
             self.store.close()

@@ -1,4 +1,4 @@
-"""The ``hush`` command line: ``serve``, ``sites``, ``keys``."""
+"""The ``hush`` command line: ``serve``, ``sites``, ``keys``, ``retention``."""
 
 from __future__ import annotations
 
@@ -75,6 +75,13 @@ def _parser() -> argparse.ArgumentParser:
     revoke.set_defaults(run=_admin("keys.revoke", "which"))
     for sub in (key_add, key_list, revoke):
         _data_dir(sub)
+
+    retention = commands.add_parser(
+        "retention", help="roll up closed days, then delete raw events past retention"
+    )
+    retention.add_argument("--dry-run", action="store_true", help="only show what would go")
+    _data_dir(retention)
+    retention.set_defaults(run=_retention)
     return parser
 
 
@@ -122,6 +129,13 @@ def _admin(op: str, *names: str) -> Any:
         return 0
 
     return run
+
+
+def _retention(settings: Settings, args: argparse.Namespace) -> int:
+    result = call_admin(settings, "retention", {"dry_run": args.dry_run})
+    for line in result["lines"]:
+        print(line)
+    return 0
 
 
 def _set_site(settings: Settings, args: argparse.Namespace) -> int:

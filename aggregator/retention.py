@@ -1,0 +1,103 @@
+"""Raw-event retention (P8): raw events older than ``HUSH_RAW_RETENTION_DAYS`` are deleted once
+their day is rolled up, and the database file is then rewritten so their bytes are gone too.
+
+Rollups carry no visitor ids and are kept. ``hush retention --dry-run`` shows what would go.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aggregator.store import Store
+from collector.clock import Clock
+
+log = logging.getLogger("hush.retention")
+
+
+@dataclass(frozen=True, slots=True)
+class Expired:
+    domain: str
+    first_day: date
+    last_day: date
+    events: int
+
+
+@dataclass(slots=True)
+class RetentionReport:
+    retention_days: int
+    expired: list[Expired] = field(default_factory=list)
+    waiting: int = 0  # old events whose day is not rolled up yet: kept until it is
+    deleted: int = 0
+    bytes_freed: int = 0
+
+    def lines(self, *, dry_run: bool) -> list[str]:
+        verb = "would delete" if dry_run else "deleted"
+        if not self.expired:
+            out = [f"no raw events older than {self.retention_days} days"]
+        else:
+            out = [
+                f"{verb} {e.events} raw events of {e.domain} from {e.first_day} to {e.last_day}"
+                for e in self.expired
+            ]
+        if self.waiting:
+            out.append(f"{self.waiting} old events wait for their day's rollup before they go")
+        if self.bytes_freed:
+            out.append(f"the database file shrank by {self.bytes_freed} bytes")
+        return out
+
+
+def expired_raw(store: Store, retention_days: int, now: float) -> RetentionReport:
+    """What retention would delete now: rolled-up days older than the retention period."""
+    report = RetentionReport(retention_days)
+    with store.read() as cur:
+        for site_id, domain, timezone in cur.execute(
+            "SELECT id, domain, timezone FROM sites ORDER BY domain"
+        ).fetchall():
+            today = datetime.fromtimestamp(now, ZoneInfo(timezone)).date()
+            cutoff = today - timedelta(days=retention_days)
+            row = cur.execute(
+                "SELECT min(day), max(day), count(*),"
+                " count(*) FILTER (WHERE day NOT IN"
+                "   (SELECT day FROM rolled_days WHERE site_id = $site))"
+                " FROM events WHERE site_id = $site AND day < $cutoff",
+                {"site": site_id, "cutoff": cutoff},
+            ).fetchone()
+            if not row or not row[2]:
+                continue
+            waiting = int(row[3])
+            report.waiting += waiting
+            if row[2] > waiting:
+                report.expired.append(Expired(domain, row[0], row[1], int(row[2]) - waiting))
+    return report
+
+
+def purge_raw(store: Store, retention_days: int, clock: Clock, *, dry_run: bool) -> RetentionReport:
+    """Delete expired raw events (their rollups stay), then compact the file."""
+    report = expired_raw(store, retention_days, clock.now())
+    if dry_run or not report.expired:
+        return report
+    with store.write() as cur:
+        for site_id, timezone in cur.execute("SELECT id, timezone FROM sites").fetchall():
+            today = datetime.fromtimestamp(clock.now(), ZoneInfo(timezone)).date()
+            cutoff = today - timedelta(days=retention_days)
+            params = {"site": site_id, "cutoff": cutoff}
+            deleted = cur.execute(
+                "DELETE FROM events WHERE site_id = $site AND day < $cutoff AND day IN"
+                " (SELECT day FROM rolled_days WHERE site_id = $site)",
+                params,
+            ).fetchone()
+            report.deleted += int(deleted[0]) if deleted else 0
+            cur.execute(
+                "UPDATE rolled_days SET raw_purged = true WHERE site_id = $site AND day < $cutoff",
+                params,
+            )
+    report.bytes_freed = max(0, store.compact())
+    log.info(
+        "retention deleted %d raw events; the file shrank by %d bytes",
+        report.deleted,
+        report.bytes_freed,
+    )
+    return report

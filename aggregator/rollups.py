@@ -1,0 +1,95 @@
+"""Daily rollups: each closed local day of each site, counted once per rollup in ``ROLLUP_SPECS``.
+
+A day is rolled up once it is over in the site's time zone (plus a grace period for the spool
+to drain), from the same per-day SQL the query engine runs on raw events, so a range reads the
+same numbers from rollups as from raw events. Rolling a day up again replaces its rows: the
+job is safe to run twice, and late events (the loader drops the day's ``rolled_days`` row) are
+picked up by the next pass.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from aggregator.queries import (
+    BASE_COLUMNS,
+    ROLLUP_SPECS,
+    Query,
+    SqlParams,
+    raw_per_day,
+    spec_name,
+)
+from aggregator.store import Store
+from collector.clock import Clock
+
+log = logging.getLogger("hush.rollups")
+
+GRACE = timedelta(minutes=5)  # after local midnight, for the last segments of the day to load
+
+
+@dataclass(frozen=True, slots=True)
+class RollupReport:
+    days: int
+    rows: int
+
+
+def rollup_day(store: Store, site_id: int, day: date) -> int:
+    """(Re)build every rollup of one site's local day; return the rows written."""
+    rows = 0
+    with store.write() as cur:
+        cur.execute(
+            "DELETE FROM rollups WHERE site_id = $site AND day = $day",
+            {"site": site_id, "day": day},
+        )
+        for spec in ROLLUP_SPECS:
+            query = Query(site_id, day, day, dimensions=spec)
+            params = SqlParams(site=site_id, raw_from=day, raw_to=day)
+            params.values["spec"] = spec_name(spec)
+            groups = [f"CAST(g{i} AS VARCHAR)" for i in range(len(spec))]
+            groups += ["NULL"] * (2 - len(spec))
+            sql = (
+                f"INSERT INTO rollups WITH {raw_per_day(query, params)} "  # noqa: S608
+                f"SELECT $site, day, $spec, {', '.join(groups)}, {', '.join(BASE_COLUMNS)}"
+                " FROM per_day_raw"
+            )
+            written = cur.execute(sql, params.values).fetchone()
+            rows += int(written[0]) if written else 0
+        cur.execute(
+            "INSERT OR REPLACE INTO rolled_days (site_id, day, rolled_at, raw_purged)"
+            " VALUES ($site, $day, $now, false)",
+            {"site": site_id, "day": day, "now": datetime.now(UTC).replace(tzinfo=None)},
+        )
+    return rows
+
+
+def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:
+    """Closed local days with raw events that are not rolled up (or changed since)."""
+    with store.read() as cur:
+        sites = cur.execute("SELECT id, timezone FROM sites").fetchall()
+        closed_before = {
+            site_id: (datetime.fromtimestamp(now, ZoneInfo(tz)) - GRACE).date()
+            for site_id, tz in sites
+        }
+        pending = []
+        for site_id, before in closed_before.items():
+            rows = cur.execute(
+                "SELECT DISTINCT day FROM events WHERE site_id = $site AND day < $before"
+                " AND day NOT IN (SELECT day FROM rolled_days WHERE site_id = $site)"
+                " ORDER BY day",
+                {"site": site_id, "before": before},
+            ).fetchall()
+            pending.extend((site_id, row[0]) for row in rows)
+    return pending
+
+
+def roll_up_pending(store: Store, clock: Clock) -> RollupReport:
+    days = rows = 0
+    for site_id, day in days_to_roll_up(store, clock.now()):
+        rows += rollup_day(store, site_id, day)
+        days += 1
+    if days:
+        log.info("rolled up %d site-days into %d rows", days, rows)
+    return RollupReport(days, rows)
