@@ -1,6 +1,16 @@
 -- wrk script for benchmarks/ingest.py: realistic, varied `POST /api/event` requests.
 --
---   wrk -t2 -c64 -d15s --latency -s benchmarks/event.lua http://127.0.0.1:PORT/api/event -- [domain]
+--   wrk -t2 -c64 -d17s --latency -s benchmarks/event.lua http://127.0.0.1:PORT/api/event \
+--       -- example.com 15
+--
+-- Arguments: the site's domain (example.com) and how many seconds to send events (15). Give wrk a
+-- longer -d than that (ingest.py adds 2 s): once a thread has sent events for that long, each of
+-- its connections sends one last, unfinished request (headers without their final blank line)
+-- that no server can answer or act on. So when wrk stops, no event is in flight: every event sent
+-- has been answered, and a server's count of stored events can be compared exactly with the
+-- answers wrk counted. (wrk itself stops mid-request; events in flight then may or may not have
+-- been stored.) Requests per second are therefore answered requests / sending seconds, not
+-- wrk's own figure. Needs wrk built with LuaJIT (Debian's is), for its clock.
 --
 -- Each wrk thread builds a pool of requests at start from a fixed seed (so every target of a run
 -- gets the very same requests, and wrk spends next to nothing per request), then cycles through
@@ -10,9 +20,23 @@
 -- custom event with props. Addresses come from the documentation ranges only (RFC 5737 and
 -- RFC 3849): 192.0.2.0/24, 198.51.100.0/24, 203.0.113.0/24 and 2001:db8::/32.
 --
--- When wrk is done, one line `BENCH {...}` (JSON) reports what ingest.py needs: answered requests,
--- requests sent (every request() call is one request written; sent - answered is the number in
--- flight when wrk stopped), errors and latency percentiles in microseconds.
+-- When wrk is done, one line `BENCH {...}` (JSON) reports what ingest.py needs: events answered,
+-- events sent (sent - answered were still in flight when wrk stopped: 0 unless an answer took
+-- longer than the extra seconds of -d), errors and latency percentiles in microseconds.
+
+local ffi = require("ffi")
+ffi.cdef([[
+  typedef struct { long tv_sec; long tv_nsec; } hush_bench_timespec;
+  int clock_gettime(int clock_id, hush_bench_timespec *tp);
+  unsigned long pthread_self(void);
+]])
+local CLOCK_MONOTONIC = 1
+local timespec = ffi.new("hush_bench_timespec")
+
+local function now_seconds()
+  ffi.C.clock_gettime(CLOCK_MONOTONIC, timespec)
+  return tonumber(timespec.tv_sec) + tonumber(timespec.tv_nsec) * 1e-9
+end
 
 local POOL_SIZE = 4096
 local VISITORS = 1500
@@ -186,10 +210,18 @@ end
 
 local pool = {}
 local next_index = 0
+local send_seconds = math.huge
+local deadline = nil
+local unfinished = nil
+local main_thread = nil
 sent = 0
+stalled = 0
 
 function init(args)
   local domain = args[1] or "example.com"
+  send_seconds = tonumber(args[2]) or math.huge
+  main_thread = ffi.C.pthread_self()
+  unfinished = "POST " .. wrk.path .. " HTTP/1.1\r\nHost: " .. wrk.headers["Host"] .. "\r\n"
   math.randomseed(20261122)
   local paths, cumulative = make_paths()
   math.randomseed(1000 + (id or 1))
@@ -215,20 +247,36 @@ function init(args)
 end
 
 function request()
+  if main_thread then
+    -- Before the run, wrk's main thread calls request() once to count pipelined requests
+    -- (script_verify_request): that request is never sent, so it must not count.
+    if ffi.C.pthread_self() == main_thread then return pool[1] end
+    main_thread = nil
+  end
+  local now = now_seconds()
+  if deadline == nil then
+    deadline = now + send_seconds
+  elseif now >= deadline then
+    stalled = stalled + 1
+    return unfinished
+  end
   sent = sent + 1
   next_index = next_index % #pool + 1
   return pool[next_index]
 end
 
 function done(summary, latency, requests)
-  local total_sent = 0
-  for _, thread in ipairs(threads) do total_sent = total_sent + thread:get("sent") end
+  local total_sent, total_stalled = 0, 0
+  for _, thread in ipairs(threads) do
+    total_sent = total_sent + thread:get("sent")
+    total_stalled = total_stalled + thread:get("stalled")
+  end
   local e = summary.errors
   io.write(string.format(
-    'BENCH {"requests":%d,"sent":%d,"duration_us":%d,"bytes":%d,' ..
+    'BENCH {"requests":%d,"sent":%d,"stalled":%d,"duration_us":%d,"bytes":%d,' ..
     '"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
     '"latency_us":{"mean":%.1f,"max":%d,"p50":%d,"p90":%d,"p99":%d,"p99.9":%d}}\n',
-    summary.requests, total_sent, summary.duration, summary.bytes,
+    summary.requests, total_sent, total_stalled, summary.duration, summary.bytes,
     e.connect, e.read, e.write, e.status, e.timeout,
     latency.mean, latency.max, latency:percentile(50), latency:percentile(90),
     latency:percentile(99), latency:percentile(99.9)))
