@@ -356,18 +356,29 @@ def raw_per_day(query: Query, params: SqlParams, *, skip_rolled: bool = False) -
     session_keys = ", ".join(["day", *aliases, "visitor", "sn"])
     day_keys = ", ".join(["day", *aliases])
     first_values = ",\n        ".join(
-        f"arg_min({column}, ts) AS {name}" for name, column in _SESSION_FIRST.items()
+        f"arg_min({column}, rn) AS {name}" for name, column in _SESSION_FIRST.items()
     )
     return f"""
+ordered AS (
+    -- A total order within a visitor's day, on content alone, so that events sent at the same
+    -- instant always fall the same way (page views first): sessions, entry pages and sources
+    -- come out identical however and whenever they are computed.
+    SELECT *, row_number() OVER (
+        PARTITION BY day, visitor
+        ORDER BY ts, name <> 'pageview', name, path, source, referrer_host, referrer_path,
+                 utm_source, utm_medium, utm_campaign, utm_content, utm_term, channel
+    ) AS rn
+    FROM events WHERE {" AND ".join(raw_where)}
+),
 marked AS (
     SELECT *, CASE WHEN lag(ts) OVER w IS NULL
                      OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
                    THEN 1 ELSE 0 END AS starts
-    FROM events WHERE {" AND ".join(raw_where)}
-    WINDOW w AS (PARTITION BY day, visitor ORDER BY ts)
+    FROM ordered
+    WINDOW w AS (PARTITION BY day, visitor ORDER BY rn)
 ),
 ev AS (
-    SELECT *, sum(starts) OVER (PARTITION BY day, visitor ORDER BY ts
+    SELECT *, sum(starts) OVER (PARTITION BY day, visitor ORDER BY rn
                                 ROWS UNBOUNDED PRECEDING) AS sn
     FROM marked
 ),
@@ -377,13 +388,13 @@ s AS (
             AND count(*) FILTER (WHERE name NOT IN ('pageview', 'engagement')
                                  AND interactive) = 0 AS bounce,
         epoch(max(ts) - min(ts)) AS duration,
-        arg_min(path, ts) FILTER (WHERE name = 'pageview') AS s_entry_page,
-        arg_max(path, ts) FILTER (WHERE name = 'pageview') AS s_exit_page,
+        arg_min(path, rn) FILTER (WHERE name = 'pageview') AS s_entry_page,
+        arg_max(path, rn) FILTER (WHERE name = 'pageview') AS s_exit_page,
         {first_values}
     FROM ev GROUP BY day, visitor, sn
 ),
 fe AS (
-    SELECT ev.*, s.* EXCLUDE (day, visitor, sn)
+    SELECT ev.* EXCLUDE (rn, starts), s.* EXCLUDE (day, visitor, sn)
     FROM ev JOIN s USING (day, visitor, sn)
     WHERE {keep}
 ),

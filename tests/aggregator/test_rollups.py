@@ -1,0 +1,258 @@
+"""Rollups give the numbers raw events give, and retention deletes what it promises (P8)."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import date, timedelta
+from pathlib import Path
+
+import orjson
+import pytest
+
+from aggregator.queries import (
+    METRICS,
+    ROLLUP_SPECS,
+    TIME_DIMENSIONS,
+    Filter,
+    Query,
+    run_query,
+)
+from aggregator.rollups import roll_up_pending
+from tests.aggregator.test_loader import _line
+from tests.support import (
+    CHROME_UA,
+    SAFARI_IPHONE_UA,
+    ManualClock,
+    ThreadServer,
+    utc,
+    wait_until,
+)
+
+pytestmark = pytest.mark.server
+
+FIRST_DAY = date(2026, 3, 1)
+DAYS = 4
+MARKER = "retired quokka lantern meadow archive"  # a prop value: only raw events hold props
+
+
+def send_traffic(hush: ThreadServer, clock: ManualClock, *, seed: int) -> int:
+    """A few hundred varied events a day for DAYS days; returns how many were accepted."""
+    rng = random.Random(seed)
+    pages = ["/", "/pricing", "/blog/a", "/blog/b", "/docs"]
+    arrivals = [
+        ("", None),
+        ("", "https://www.google.com/"),
+        ("", "https://news.ycombinator.com/"),
+        ("?utm_source=newsletter&utm_medium=email&utm_campaign=spring", None),
+        ("?gclid=x", None),
+        ("", "https://blog.example.org/post"),
+    ]
+    clock.set(utc(FIRST_DAY.year, FIRST_DAY.month, FIRST_DAY.day, 23, 0))
+    hush.event(
+        {"n": "Note", "u": "https://example.com/", "d": "example.com", "p": {"note": MARKER}},
+        ip="192.0.2.9",
+    )
+    sent = 1
+    for offset in range(DAYS):
+        day = FIRST_DAY + timedelta(days=offset)
+        for visitor in range(30):
+            ip = f"203.0.113.{visitor}" if visitor < 200 else "198.51.100.1"
+            agent = rng.choice([CHROME_UA, SAFARI_IPHONE_UA])
+            clock.set(utc(day.year, day.month, day.day, rng.randint(0, 20), rng.randint(0, 59)))
+            query, referrer = rng.choice(arrivals)
+            for n in range(rng.choice([1, 1, 2, 3, 5])):
+                path = rng.choice(pages)
+                hush.pageview(
+                    f"https://example.com{path}{query if n == 0 else ''}",
+                    referrer=referrer if n == 0 else None,
+                    ip=ip,
+                    user_agent=agent,
+                )
+                sent += 1
+                if rng.random() < 0.2:
+                    hush.event(
+                        {
+                            "n": "Signup",
+                            "u": f"https://example.com{path}",
+                            "d": "example.com",
+                            "p": {"plan": rng.choice(["pro", "free"])},
+                        },
+                        ip=ip,
+                        user_agent=agent,
+                    )
+                    sent += 1
+                clock.advance(rng.choice([20, 90, 600, 2400]))  # 40 minutes: a new visit
+    return sent
+
+
+@pytest.fixture(scope="module")
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThreadServer, ManualClock]]:
+    clock = ManualClock(utc(2026, 3, 1, 0, 0))
+    hush = ThreadServer(
+        tmp_path_factory.mktemp("rollups"), clock, HUSH_RAW_RETENTION_DAYS="2"
+    ).start()
+    try:
+        hush.cli("sites", "add", "example.com")
+        hush.add_key()
+        sent = send_traffic(hush, clock, seed=3)
+        clock.set(utc(2026, 3, 1 + DAYS, 12, 0))
+        hush.pageview("https://example.com/today")  # today stays raw
+        everything = {
+            "site_id": "example.com",
+            "period": "custom",
+            "date": f"{FIRST_DAY},{FIRST_DAY + timedelta(days=DAYS)}",
+        }
+        wait_until(lambda: hush.metric("events", **everything) == sent + 1, what="all events")
+        yield hush, clock
+    finally:
+        hush.stop()
+
+
+def all_queries(site_id: int) -> list[Query]:
+    last = FIRST_DAY + timedelta(days=DAYS)
+    metrics = tuple(METRICS)
+    queries = []
+    for spec in ROLLUP_SPECS:
+        queries.append(Query(site_id, FIRST_DAY, last, metrics, spec))
+    for dimension in ("time:day", "time:week", "time:month"):
+        queries.append(Query(site_id, FIRST_DAY, last, metrics, (dimension,)))
+    queries += [
+        Query(
+            site_id,
+            FIRST_DAY,
+            last,
+            metrics,
+            ("event:page",),
+            (Filter("is", "visit:source", ("Google",)),),
+        ),
+        Query(
+            site_id,
+            FIRST_DAY,
+            last,
+            metrics,
+            ("visit:channel",),
+            (Filter("is", "event:page", ("/pricing",)),),
+        ),
+        Query(site_id, FIRST_DAY, last, metrics, (), (Filter("is", "event:name", ("Signup",)),)),
+        Query(
+            site_id,
+            FIRST_DAY,
+            last,
+            metrics,
+            ("time:day",),
+            (Filter("is", "visit:device", ("Mobile",)),),
+        ),
+    ]
+    return queries
+
+
+def test_rollups_give_the_numbers_raw_events_give(
+    traffic: tuple[ThreadServer, ManualClock],
+) -> None:
+    hush, clock = traffic
+    store = hush.app.store
+    report = roll_up_pending(store, clock)
+    assert report.days == DAYS  # every closed day, not today
+    assert roll_up_pending(store, clock).days == 0  # safe to run twice: nothing left
+    site_id = 1
+    for query in all_queries(site_id):
+        from_rollups = run_query(store, query)
+        from_raw = run_query(store, query, use_rollups=False)
+        assert from_rollups == from_raw, query
+    with store.read() as cur:
+        columns = {
+            r[0]
+            for r in cur.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'rollups'"
+            ).fetchall()
+        }
+    assert "visitor" not in columns  # rollups carry no visitor ids
+
+
+def test_retention_deletes_old_raw_events_and_their_bytes_and_keeps_rollups(
+    traffic: tuple[ThreadServer, ManualClock],
+) -> None:
+    hush, _ = traffic
+    store = hush.app.store
+    site_id = 1
+    last = FIRST_DAY + timedelta(days=DAYS)
+    totals = Query(site_id, FIRST_DAY, last, tuple(METRICS), ("time:day",))
+    before = run_query(store, totals)
+    store.checkpoint()
+    assert MARKER.encode() in store.path.read_bytes()  # the test can see what it looks for
+
+    preview = hush.cli("retention", "--dry-run").stdout
+    assert "would delete" in preview and "2026-03-01" in preview and "2026-03-02" in preview
+    with store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM events WHERE day < '2026-03-03'").fetchone()[0]
+
+    done = hush.cli("retention").stdout
+    assert "deleted" in done
+    with store.read() as cur:
+        oldest = cur.execute("SELECT min(day) FROM events").fetchone()[0]
+    assert oldest == date(2026, 3, 3)  # today is 2026-03-05: two days are kept before it
+    assert MARKER.encode() not in store.path.read_bytes()
+    assert run_query(store, totals) == before  # long ranges read rollups
+    pages_by_source = Query(
+        site_id,
+        FIRST_DAY,
+        last,
+        ("visitors",),
+        ("event:page",),
+        (Filter("is", "visit:source", ("Google",)),),
+    )
+    assert run_query(store, pages_by_source)  # a pair the rollups hold
+    hourly = hush.stats(
+        "timeseries",
+        site_id="example.com",
+        period="custom",
+        date="2026-03-01,2026-03-05",
+        interval="hour",
+    )
+    assert hourly.status_code == 400
+    assert "retention" in hourly.json()["error"]
+    props = hush.stats(
+        "breakdown",
+        site_id="example.com",
+        period="custom",
+        date="2026-03-01,2026-03-05",
+        property="event:props:plan",
+    )
+    assert props.status_code == 400
+    recent = hush.stats(
+        "breakdown",
+        site_id="example.com",
+        period="custom",
+        date="2026-03-03,2026-03-05",
+        property="event:props:plan",
+    )
+    assert recent.status_code == 200
+
+
+def test_the_time_dimensions_of_rollups_are_local_days() -> None:
+    assert set(TIME_DIMENSIONS) == {"time:hour", "time:day", "time:week", "time:month"}
+
+
+def test_late_events_for_a_rolled_up_day_roll_it_up_again(tmp_path: Path) -> None:
+    clock = ManualClock(utc(2026, 3, 1, 10, 0))
+    hush = ThreadServer(tmp_path, clock).start()
+    try:
+        hush.cli("sites", "add", "example.com")
+        hush.add_key()
+        hush.pageview("https://example.com/")
+        hush.wait_for_events(1)
+        clock.set(utc(2026, 3, 2, 10, 0))
+        store = hush.app.store
+        assert roll_up_pending(store, clock).days == 1
+        # A segment of a collector that died on 2026-03-01 is found and loaded late.
+        late = orjson.loads(_line("/late"))
+        late["d"] = (date(2026, 3, 1) - date(1970, 1, 1)).days
+        segment = hush.settings.spool_dir / "00000000000000001-1-late.seg"
+        segment.write_bytes(orjson.dumps(late) + b"\n")
+        wait_until(lambda: not segment.exists(), what="the late segment to load")
+        assert roll_up_pending(store, clock).days == 1
+        day = Query(1, date(2026, 3, 1), date(2026, 3, 1), ("pageviews",))
+        assert run_query(store, day) == [{"pageviews": 2}]
+    finally:
+        hush.stop()
