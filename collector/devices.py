@@ -101,11 +101,15 @@ class DeviceDetector:
     def __init__(self) -> None:
         self._parser = Parser(FastResolver(load_builtins()))
         # ~1,500 crawler patterns: Python's re needs ~300 µs to try them all on a browser's
-        # agent, the Rust regex set behind ua-parser-rs ~2 µs. The family is what matched.
+        # agent, the Rust regex set behind ua-parser-rs ~2 µs. It answers with the pattern's
+        # index; the family names are fixed at start-up from the list itself, never taken from
+        # the agent (a pattern such as "Current[\s\S]*RSS Reader" would otherwise copy whatever
+        # the sender put in between, an address included, into the counters).
         self._crawlers = ua_parser_rs.UserAgentExtractor(
-            (f"({entry['pattern']})", "$1", None, None, None, None)
-            for entry in CRAWLER_USER_AGENTS_DATA
+            (entry["pattern"], str(index), None, None, None, None)
+            for index, entry in enumerate(CRAWLER_USER_AGENTS_DATA)
         )
+        self._crawler_names = [crawler_name(entry) for entry in CRAWLER_USER_AGENTS_DATA]
         self.describe = lru_cache(maxsize=CACHE_SIZE)(self._describe)
         self.describe("Mozilla/5.0")  # pay for the lazy initialisation now, not per request
 
@@ -135,17 +139,32 @@ class DeviceDetector:
         )
 
     def _bot_family(self, agent: str, result: Result) -> str | None:
-        if result.device is not None and result.device.family == "Spider":
-            return result.user_agent.family if result.user_agent else "Spider"
         automation = _AUTOMATION.search(agent)
         if automation:
             return _AUTOMATION_SPELLING[automation.group(0).lower()]
         crawler = self._crawlers.extract(agent)
         if crawler is not None:
-            return crawler.family or "crawler"
+            return self._crawler_names[int(crawler.family)]
+        if result.device is not None and result.device.family == "Spider":
+            return "other crawler"  # ua-parser's family may quote the agent: not kept
         if result.user_agent is None and not agent.startswith("Mozilla/"):
             return "unknown client"  # every browser since 1995 starts with Mozilla/
         return None
+
+
+_PLAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 ._-]{1,29}$")
+
+
+def crawler_name(entry: dict[str, object]) -> str:
+    """A fixed, readable name for a crawler-list entry: what its pattern matches in the list's
+    own sample agents ("SemrushBot" for S[eE][mM]rushBot), else its longest literal part."""
+    pattern = str(entry["pattern"])
+    for sample in entry.get("instances") or ():  # type: ignore[attr-defined]
+        match = re.search(pattern, str(sample))
+        if match and _PLAIN_NAME.match(match.group(0)):
+            return match.group(0)
+    literals = re.findall(r"[A-Za-z][A-Za-z0-9]{2,}", re.sub(r"\\.|\[[^\]]*\]", " ", pattern))
+    return max(literals, key=len) if literals else "crawler"
 
 
 def _user_agents_view(agent: str, result: Result) -> UserAgent:

@@ -24,6 +24,7 @@ from collector.clock import Clock
 log = logging.getLogger("hush.salts")
 
 SALT_BYTES = 32
+STALE_SECONDS = 60  # creating a salt takes microseconds; a private file this old is orphaned
 _SEPARATOR = "@"
 
 
@@ -89,6 +90,11 @@ class SaltStore:
         for path in self._dir.iterdir():
             parsed = _parse_salt_name(path.name)
             if parsed is None:
+                # A private file left by a process that died while creating a salt holds
+                # that salt: it goes too once no creator can still be using it.
+                if path.name.startswith(".") and _older_than(path, now, STALE_SECONDS):
+                    path.unlink(missing_ok=True)
+                    removed.append(path)
                 continue
             timezone, day = parsed
             zone = self._zone(timezone)
@@ -140,6 +146,13 @@ class SaltStore:
         if salt is None:
             raise RuntimeError(f"salt file {path} vanished or is damaged")
         return salt
+
+
+def _older_than(path: Path, now: float, seconds: float) -> bool:
+    try:
+        return now - path.stat().st_mtime > seconds
+    except FileNotFoundError:
+        return False
 
 
 def _read_salt(path: Path) -> bytes | None:

@@ -93,3 +93,16 @@ def test_processes_that_need_a_salt_at_once_all_get_the_same_one(salt_dir: Path)
         salts = pool.map(_salt_in_a_new_process, [(str(salt_dir), now)] * 32)
     assert len(set(salts)) == 1
     assert [p.name for p in salt_dir.iterdir()] == ["UTC@2026-06-01"]
+
+
+def test_a_salt_left_behind_by_a_dying_process_is_swept(salt_dir: Path) -> None:
+    clock = ManualClock(datetime(2026, 6, 1, 12, tzinfo=ZoneInfo("UTC")))
+    salts = SaltStore(salt_dir, clock)
+    orphan = salt_dir / ".UTC@2026-06-01.4242.deadbeef"
+    orphan.write_bytes(bytes(32))
+    assert salts.sweep() == []  # it may still be in use, just created
+    clock.advance(120)
+    import os
+
+    os.utime(orphan, (clock.now() - 120, clock.now() - 120))
+    assert salts.sweep() == [orphan]
