@@ -1,4 +1,5 @@
-"""The administrative operations behind ``hush sites``, ``hush keys`` and ``hush retention``.
+"""The administrative operations behind ``hush sites``, ``hush keys``, ``hush retention`` and
+the database part of ``hush audit``.
 
 They run in whichever process holds the database: the CLI itself when no server runs, or the
 server, which the CLI reaches through its loopback admin endpoint. Results are plain JSON.
@@ -7,10 +8,12 @@ server, which the CLI reaches through its loopback admin endpoint. Results are p
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aggregator import api_keys, sites
+from aggregator.audit import check_database
 from aggregator.retention import purge_raw
 from aggregator.rollups import roll_up_pending
 from aggregator.sites import AdminError
@@ -32,6 +35,10 @@ def run_admin(context: AdminContext, op: str, args: dict[str, Any]) -> dict[str,
     """Carry out one operation; raises AdminError when it cannot be done."""
     store, snapshot = context.store, context.snapshot
     match op:
+        case "audit.database":
+            today = datetime.fromtimestamp(context.clock.now(), UTC).date()
+            checks = check_database(store, retention_days=context.retention_days, today=today)
+            return {"checks": [asdict(check) for check in checks]}
         case "retention":
             dry_run = bool(args.get("dry_run"))
             roll_up_pending(store, context.clock)

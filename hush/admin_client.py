@@ -67,3 +67,13 @@ def _call_server(settings: Settings, op: str, args: dict[str, Any]) -> dict[str,
         raise AdminFailed(message) from None
     except (urllib.error.URLError, ConnectionError, TimeoutError):
         return None  # a stale server.json: the server is gone
+
+
+def running_server(settings: Settings) -> str | None:
+    """The base URL of the hush server that holds this data dir, if one answers."""
+    try:
+        info = json.loads(settings.server_file.read_text())
+        with urllib.request.urlopen(info["url"] + "/healthz", timeout=5) as response:  # noqa: S310
+            return str(info["url"]) if response.status == 200 else None
+    except (FileNotFoundError, ValueError, KeyError, OSError):
+        return None

@@ -1,4 +1,4 @@
-"""The ``hush`` command line: ``serve``, ``sites``, ``keys``, ``retention``."""
+"""The ``hush`` command line: ``serve``, ``sites``, ``keys``, ``retention``, ``audit``."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hush.admin_client import AdminFailed, call_admin
+from hush.admin_client import AdminFailed, call_admin, running_server
 from hush.settings import Settings, SettingsError, load_settings
 
 
@@ -82,6 +82,12 @@ def _parser() -> argparse.ArgumentParser:
     retention.add_argument("--dry-run", action="store_true", help="only show what would go")
     _data_dir(retention)
     retention.set_defaults(run=_retention)
+
+    audit = commands.add_parser(
+        "audit", help="check this installation against the privacy promises (P1-P8)"
+    )
+    _data_dir(audit)
+    audit.set_defaults(run=_audit)
     return parser
 
 
@@ -129,6 +135,40 @@ def _admin(op: str, *names: str) -> Any:
         return 0
 
     return run
+
+
+def _audit(settings: Settings, _args: argparse.Namespace) -> int:
+    import json
+    import time
+
+    from aggregator.audit import SERVER, Check, check_files, check_server, render
+
+    result = call_admin(settings, "audit.database", {})
+    checks = [Check(**check) for check in result["checks"]]
+    try:
+        sites = json.loads(settings.sites_snapshot_path.read_text())
+    except (FileNotFoundError, ValueError):
+        sites = []
+    checks += check_files(
+        data_dir=settings.data_dir,
+        salt_dir=settings.salt_dir,
+        timezones={site["timezone"] for site in sites} | {"UTC"},
+        now=time.time(),
+    )
+    url = running_server(settings)
+    if url is None:
+        checks.append(
+            Check(
+                SERVER,
+                False,
+                "no hush server runs on this data dir, so its routes (P4, P6)"
+                " could not be checked: start it and run hush audit again",
+            )
+        )
+    else:
+        checks += check_server(url, site=sites[0]["domain"] if sites else None)
+    print(render(checks))
+    return 0 if all(check.passed for check in checks) else 1
 
 
 def _retention(settings: Settings, args: argparse.Namespace) -> int:

@@ -391,3 +391,19 @@ def test_user_agent_alone_does_not_identify(server: ProcessServer) -> None:
         server.pageview("https://example.com/", ip=f"198.51.100.{n}", user_agent=CHROME_UA)
     server.wait_for_events(3)
     assert server.metric("visitors", site_id="example.com", period="day") == 3
+
+
+def test_hush_audit_proves_the_promises_on_a_live_installation(server: ProcessServer) -> None:
+    server.pageview("https://example.com/")
+    server.wait_for_events(1)
+    audit = server.cli("audit", check=False)
+    assert audit.returncode == 0, audit.stdout
+    assert "All " in audit.stdout and "checks passed" in audit.stdout
+    for promise in ("P1", "P2", "P3", "P4", "P6", "P8"):
+        assert f"PASS  {promise}" in audit.stdout
+    stray = server.data_dir / "notes.txt"
+    stray.write_text("debug: request from 203.0.113.77\n")
+    failed = server.cli("audit", check=False)
+    assert failed.returncode == 1
+    assert "FAIL  P1" in failed.stdout
+    assert "203.0.113.77" not in failed.stdout
