@@ -159,6 +159,22 @@ local function address()
   return ranges[math.random(#ranges)] .. math.random(1, 254)
 end
 
+-- How many distinct user agents the pool holds: "realistic" (the list as it is, ~20), a
+-- number N (each visitor's agent gets one of ~N/#USER_AGENTS build numbers), or "unique"
+-- (every request carries an agent never seen before: a cache-busting flood).
+local agents_mode = "realistic"
+local agent_variants = 1
+
+local function vary(ua)
+  if agents_mode == "unique" then
+    return ua .. " hush-bench/UNIQUEAGENT"
+  end
+  if agent_variants > 1 then
+    return ua .. " build/" .. math.random(agent_variants)
+  end
+  return ua
+end
+
 local function make_visitor()
   local xff = address()
   if math.random() < 0.05 then
@@ -167,7 +183,7 @@ local function make_visitor()
   local base = math.random() < 0.1 and "https://www." or "https://"
   return {
     xff = xff,
-    ua = weighted(USER_AGENTS)[2],
+    ua = vary(weighted(USER_AGENTS)[2]),
     lang = weighted(LANGUAGES)[2],
     base = base,
   }
@@ -220,6 +236,12 @@ stalled = 0
 function init(args)
   local domain = args[1] or "example.com"
   send_seconds = tonumber(args[2]) or math.huge
+  local agents = args[3] or "realistic"
+  if agents == "unique" then
+    agents_mode = "unique"
+  elseif tonumber(agents) then
+    agent_variants = math.max(1, math.floor(tonumber(agents) / #USER_AGENTS))
+  end
   main_thread = ffi.C.pthread_self()
   unfinished = "POST " .. wrk.path .. " HTTP/1.1\r\nHost: " .. wrk.headers["Host"] .. "\r\n"
   math.randomseed(20261122)
@@ -262,6 +284,10 @@ function request()
   end
   sent = sent + 1
   next_index = next_index % #pool + 1
+  if agents_mode == "unique" then
+    -- Same length as the placeholder, so Content-Length and framing stay right.
+    return (pool[next_index]:gsub("UNIQUEAGENT", string.format("%05d%06d", id or 0, sent % 1000000), 1))
+  end
   return pool[next_index]
 end
 

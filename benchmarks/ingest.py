@@ -214,6 +214,12 @@ def _parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads (2)")
     parser.add_argument("--warmup", type=int, default=3, help="unmeasured seconds first (3)")
     parser.add_argument(
+        "--agents",
+        default="realistic",
+        help="distinct user agents: realistic (~20), a number such as 5000, or unique (every "
+        "request a new one)",
+    )
+    parser.add_argument(
         "--enforce-target",
         action="store_true",
         help=f"exit 1 unless hush/minimal >= {TARGET_RATIO} and p99 < {TARGET_P99_MS:g} ms",
@@ -372,6 +378,7 @@ def _wrk(args: argparse.Namespace, port: int, seconds: int, processes: Processes
         "--",
         SITE,
         str(seconds),
+        args.agents,
     ]
     children_before = _children_cpu_seconds()
     busy_before = _machine_busy_seconds()
