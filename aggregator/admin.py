@@ -1,5 +1,5 @@
 """The administrative operations behind ``hush sites``, ``hush keys``, ``hush retention`` and
-the database part of ``hush audit``.
+the database parts of ``hush demo`` and ``hush audit``.
 
 They run in whichever process holds the database: the CLI itself when no server runs, or the
 server, which the CLI reaches through its loopback admin endpoint. Results are plain JSON.
@@ -14,6 +14,7 @@ from typing import Any
 
 from aggregator import api_keys, sites
 from aggregator.audit import check_database
+from aggregator.demo import generate_demo
 from aggregator.retention import purge_raw
 from aggregator.rollups import roll_up_pending
 from aggregator.sites import AdminError
@@ -39,6 +40,17 @@ def run_admin(context: AdminContext, op: str, args: dict[str, Any]) -> dict[str,
             today = datetime.fromtimestamp(context.clock.now(), UTC).date()
             checks = check_database(store, retention_days=context.retention_days, today=today)
             return {"checks": [asdict(check) for check in checks]}
+        case "demo":
+            report = generate_demo(
+                store,
+                site=str(args.get("site") or "demo.example"),
+                events=int(args.get("events", 200_000)),
+                days=int(args.get("days", 30)),
+                snapshot=snapshot,
+            )
+            result = asdict(report)
+            result["first_day"], result["last_day"] = str(report.first_day), str(report.last_day)
+            return {"demo": result}
         case "retention":
             dry_run = bool(args.get("dry_run"))
             roll_up_pending(store, context.clock)

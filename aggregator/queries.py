@@ -317,9 +317,59 @@ def _glob(pattern: str) -> str:
     )
 
 
-def raw_per_day(query: Query, params: SqlParams, *, skip_rolled: bool = False) -> str:
+def sessions_sql(raw_where: str) -> str:
+    """CTEs ending in ``sessioned``: the events that match ``raw_where``, each with its
+    session number ``sn`` and its session's attributes (``bounce``, ``duration``, ``s_*``)."""
+    first_values = ",\n        ".join(
+        f"arg_min({column}, rn) AS {name}" for name, column in _SESSION_FIRST.items()
+    )
+    return f"""
+ordered AS (
+    -- A total order within a visitor's day, on content alone, so that events sent at the same
+    -- instant always fall the same way (page views first): sessions, entry pages and sources
+    -- come out identical however and whenever they are computed.
+    SELECT *, row_number() OVER (
+        PARTITION BY day, visitor
+        ORDER BY ts, name <> 'pageview', name, path, source, referrer_host, referrer_path,
+                 utm_source, utm_medium, utm_campaign, utm_content, utm_term, channel
+    ) AS rn
+    FROM events WHERE {raw_where}
+),
+marked AS (
+    SELECT *, CASE WHEN lag(ts) OVER w IS NULL
+                     OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
+                   THEN 1 ELSE 0 END AS starts
+    FROM ordered
+    WINDOW w AS (PARTITION BY day, visitor ORDER BY rn)
+),
+ev AS (
+    SELECT *, sum(starts) OVER (PARTITION BY day, visitor ORDER BY rn
+                                ROWS UNBOUNDED PRECEDING) AS sn
+    FROM marked
+),
+s AS (
+    SELECT day, visitor, sn,
+        count(*) FILTER (WHERE name = 'pageview') <= 1
+            AND count(*) FILTER (WHERE name NOT IN ('pageview', 'engagement')
+                                 AND interactive) = 0 AS bounce,
+        epoch(max(ts) - min(ts)) AS duration,
+        arg_min(path, rn) FILTER (WHERE name = 'pageview') AS s_entry_page,
+        arg_max(path, rn) FILTER (WHERE name = 'pageview') AS s_exit_page,
+        {first_values}
+    FROM ev GROUP BY day, visitor, sn
+),
+sessioned AS (
+    SELECT ev.* EXCLUDE (rn, starts), s.* EXCLUDE (day, visitor, sn)
+    FROM ev JOIN s USING (day, visitor, sn)
+)"""  # noqa: S608 - only fixed fragments
+
+
+def raw_per_day(
+    query: Query, params: SqlParams, *, skip_rolled: bool = False, sessions: str | None = None
+) -> str:
     """CTEs over raw events ending in ``per_day_raw``: one row per local day and group, with
-    ``g0, g1, ...`` for the query's dimensions and the ``BASE_COLUMNS``."""
+    ``g0, g1, ...`` for the query's dimensions and the ``BASE_COLUMNS``. ``sessions`` names a
+    table that already holds ``sessioned`` rows (rollups compute them once per day)."""
     used = set(query.dimensions) | {f.dimension for f in query.filters}
     raw_where = ["site_id = $site", "day BETWEEN $raw_from AND $raw_to"]
     if skip_rolled:
@@ -355,48 +405,10 @@ def raw_per_day(query: Query, params: SqlParams, *, skip_rolled: bool = False) -
     )
     session_keys = ", ".join(["day", *aliases, "visitor", "sn"])
     day_keys = ", ".join(["day", *aliases])
-    first_values = ",\n        ".join(
-        f"arg_min({column}, rn) AS {name}" for name, column in _SESSION_FIRST.items()
-    )
-    return f"""
-ordered AS (
-    -- A total order within a visitor's day, on content alone, so that events sent at the same
-    -- instant always fall the same way (page views first): sessions, entry pages and sources
-    -- come out identical however and whenever they are computed.
-    SELECT *, row_number() OVER (
-        PARTITION BY day, visitor
-        ORDER BY ts, name <> 'pageview', name, path, source, referrer_host, referrer_path,
-                 utm_source, utm_medium, utm_campaign, utm_content, utm_term, channel
-    ) AS rn
-    FROM events WHERE {" AND ".join(raw_where)}
-),
-marked AS (
-    SELECT *, CASE WHEN lag(ts) OVER w IS NULL
-                     OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
-                   THEN 1 ELSE 0 END AS starts
-    FROM ordered
-    WINDOW w AS (PARTITION BY day, visitor ORDER BY rn)
-),
-ev AS (
-    SELECT *, sum(starts) OVER (PARTITION BY day, visitor ORDER BY rn
-                                ROWS UNBOUNDED PRECEDING) AS sn
-    FROM marked
-),
-s AS (
-    SELECT day, visitor, sn,
-        count(*) FILTER (WHERE name = 'pageview') <= 1
-            AND count(*) FILTER (WHERE name NOT IN ('pageview', 'engagement')
-                                 AND interactive) = 0 AS bounce,
-        epoch(max(ts) - min(ts)) AS duration,
-        arg_min(path, rn) FILTER (WHERE name = 'pageview') AS s_entry_page,
-        arg_max(path, rn) FILTER (WHERE name = 'pageview') AS s_exit_page,
-        {first_values}
-    FROM ev GROUP BY day, visitor, sn
-),
+    prefix = "" if sessions else sessions_sql(" AND ".join(raw_where)) + ","
+    return f"""{prefix}
 fe AS (
-    SELECT ev.* EXCLUDE (rn, starts), s.* EXCLUDE (day, visitor, sn)
-    FROM ev JOIN s USING (day, visitor, sn)
-    WHERE {keep}
+    SELECT * FROM {sessions or "sessioned"} WHERE {keep}
 ),
 per_session AS (
     SELECT day, {group_select}visitor, sn, any_value(bounce) AS bounce,

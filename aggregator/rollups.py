@@ -20,6 +20,7 @@ from aggregator.queries import (
     Query,
     SqlParams,
     raw_per_day,
+    sessions_sql,
     spec_name,
 )
 from aggregator.store import Store
@@ -37,26 +38,39 @@ class RollupReport:
 
 
 def rollup_day(store: Store, site_id: int, day: date) -> int:
-    """(Re)build every rollup of one site's local day; return the rows written."""
+    """(Re)build every rollup of one site's local day; return the rows written.
+
+    The day's sessions are computed once into a temporary table; every rollup is then one
+    aggregation over it (the query engine's own per-day SQL, so the numbers are the same)."""
     rows = 0
+    day_params = {"site": site_id, "raw_from": day, "raw_to": day}
     with store.write() as cur:
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE day_sessions AS WITH"  # noqa: S608
+            + sessions_sql("site_id = $site AND day BETWEEN $raw_from AND $raw_to")
+            + " SELECT * FROM sessioned",
+            day_params,
+        )
         cur.execute(
             "DELETE FROM rollups WHERE site_id = $site AND day = $day",
             {"site": site_id, "day": day},
         )
         for spec in ROLLUP_SPECS:
             query = Query(site_id, day, day, dimensions=spec)
-            params = SqlParams(site=site_id, raw_from=day, raw_to=day)
+            params = SqlParams(**day_params)
             params.values["spec"] = spec_name(spec)
             groups = [f"CAST(g{i} AS VARCHAR)" for i in range(len(spec))]
             groups += ["NULL"] * (2 - len(spec))
             sql = (
-                f"INSERT INTO rollups WITH {raw_per_day(query, params)} "  # noqa: S608
+                f"INSERT INTO rollups WITH {raw_per_day(query, params, sessions='day_sessions')} "  # noqa: S608
                 f"SELECT $site, day, $spec, {', '.join(groups)}, {', '.join(BASE_COLUMNS)}"
                 " FROM per_day_raw"
             )
-            written = cur.execute(sql, params.values).fetchone()
-            rows += int(written[0]) if written else 0
+            params.values.pop("raw_from")
+            params.values.pop("raw_to")
+            written = cur.execute(sql, params.values).fetchall()
+            rows += int(written[0][0]) if written else 0
+        cur.execute("DROP TABLE day_sessions")
         cur.execute(
             "INSERT OR REPLACE INTO rolled_days (site_id, day, rolled_at, raw_purged)"
             " VALUES ($site, $day, $now, false)",

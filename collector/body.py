@@ -105,6 +105,7 @@ def parse_fields(data: dict[str, Any]) -> RawEvent | Rejected:
         if not _is_int(engaged_ms) or engaged_ms < 0:
             return _bad("e must be a non-negative integer (milliseconds)", "bad_type")
         engaged_ms = min(engaged_ms, MAX_ENGAGED_MS)
+        interactive = False  # an engagement event never turns a bounce into a visit
     return RawEvent(
         name=scrub_text(name.strip()) or "(empty)",
         url=url,

@@ -57,7 +57,8 @@ def _call_server(settings: Settings, op: str, args: dict[str, Any]) -> dict[str,
         method="POST",
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        # Generous: `hush demo` of ten million events takes about a minute.
+        with urllib.request.urlopen(request, timeout=3600) as response:  # noqa: S310
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         try:

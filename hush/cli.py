@@ -1,4 +1,4 @@
-"""The ``hush`` command line: ``serve``, ``sites``, ``keys``, ``retention``, ``audit``."""
+"""The ``hush`` command line: ``serve``, ``sites``, ``keys``, ``demo``, ``retention``, ``audit``."""
 
 from __future__ import annotations
 
@@ -83,6 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir(retention)
     retention.set_defaults(run=_retention)
 
+    demo = commands.add_parser("demo", help="add realistic synthetic traffic to a demo site")
+    demo.add_argument("--events", type=int, default=200_000, help="events to add (200000)")
+    demo.add_argument("--days", type=int, default=30, help="days they span, up to today (30)")
+    demo.add_argument("--site", default="demo.example", help="the site (demo.example)")
+    _data_dir(demo)
+    demo.set_defaults(run=_demo)
+
     audit = commands.add_parser(
         "audit", help="check this installation against the privacy promises (P1-P8)"
     )
@@ -135,6 +142,17 @@ def _admin(op: str, *names: str) -> Any:
         return 0
 
     return run
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    result = call_admin(
+        settings, "demo", {"events": args.events, "days": args.days, "site": args.site}
+    )["demo"]
+    print(
+        f"added {result['events']} events to {result['site']}"
+        f" from {result['first_day']} to {result['last_day']} in {result['seconds']:.1f} s"
+    )
+    return 0
 
 
 def _audit(settings: Settings, _args: argparse.Namespace) -> int:
