@@ -41,6 +41,7 @@ from dashboard.admin_api import admin_route
 from dashboard.auth import ApiKeys
 from dashboard.stats_api import StatsApi
 from hush.settings import Settings
+from snippet.assets import snippet_routes
 
 log = logging.getLogger("hush")
 
@@ -92,6 +93,7 @@ class HushApp:
         )
         routes = [
             *stats.routes(),
+            *snippet_routes(),
             Route("/healthz", self._healthz),
             Route("/metrics", self._metrics),
             admin_route(

@@ -1,0 +1,114 @@
+"""Fixtures for the snippet's tests: one Chromium per module, a hush server, test pages.
+
+The browser is Debian's Chromium (``/usr/bin/chromium``, installed by ``scripts/test`` through
+``scripts/install-browser``) driven by Playwright through ``executable_path``: Playwright's own
+browser downloads are never used. It presents a real Chrome user agent and
+``navigator.webdriver`` false, because hush rightly drops headless and automated browsers as
+bots (DESIGN.md §4).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Playwright, sync_playwright
+
+from tests.snippet.pages import PageServer, Visit
+from tests.support import CHROME_UA, ProcessServer
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-blink-features=AutomationControlled",
+    # Requests the browser process sends for a page that is going away (keepalive fetches
+    # during unload) carry this flag's user agent, not the context's.
+    f"--user-agent={CHROME_UA}",
+    "--host-resolver-rules=MAP *.test 127.0.0.1",
+]
+
+
+# The browser connects from 127.0.0.1 with no proxy in front, so no proxy is trusted: the socket
+# peer is the visitor's address. Every breakdown row has one visitor, the same browser:
+# HUSH_MIN_VISITORS=1 keeps small-count suppression (P7) from folding the rows a test reads.
+COLLECTOR_ENV = {"HUSH_TRUSTED_PROXIES": "", "HUSH_MIN_VISITORS": "1"}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "browser: drives a real Chromium (Debian's, via Playwright)")
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Playwright]:
+    with sync_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    """Headless Chromium with a fresh profile (Playwright gives each launch its own
+    ``--user-data-dir``)."""
+    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: run scripts/install-browser"
+    browser = playwright.chromium.launch(
+        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
+    )
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def pages() -> Iterator[PageServer]:
+    server = PageServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServer]:
+    """``hush serve`` for a module's browser tests; each test registers its own site."""
+    hush = ProcessServer(tmp_path_factory.mktemp("collector"), **COLLECTOR_ENV)
+    try:
+        hush.start()
+        hush.add_key()
+        yield hush
+    finally:
+        hush.stop()
+        hush.cleanup()
+
+
+@pytest.fixture
+def visit(browser: Browser) -> Iterator[Callable[..., Visit]]:
+    """``visit(**context_options)``: a new browser context and page, closed after the test."""
+    opened: list[Visit] = []
+
+    def open_visit(*, init_script: str = "", **options: object) -> Visit:
+        context = browser.new_context(user_agent=CHROME_UA, **options)  # type: ignore[arg-type]
+        if init_script:
+            context.add_init_script(init_script)
+        opened.append(Visit(context, context.new_page()))
+        return opened[-1]
+
+    yield open_visit
+    for each in opened:
+        each.context.close()
+
+
+@pytest.fixture
+def private_collector(tmp_path: Path) -> Iterator[ProcessServer]:
+    """A server of the test's own, for tests that stop it and read the stored events."""
+    hush = ProcessServer(tmp_path, **COLLECTOR_ENV)
+    try:
+        hush.start()
+        hush.add_key()
+        yield hush
+    finally:
+        hush.stop()
+        hush.cleanup()
