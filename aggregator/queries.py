@@ -410,16 +410,23 @@ def raw_per_day(
 fe AS (
     SELECT * FROM {sessions or "sessioned"} WHERE {keep}
 ),
-per_session AS (
-    SELECT day, {group_select}visitor, sn, any_value(bounce) AS bounce,
+per_page AS (
+    -- Engagement is per page of a visit: its deepest scroll, and its engaged time summed over
+    -- the reports the snippet sent while the page was open.
+    SELECT day, {group_select}visitor, sn, path AS page, any_value(bounce) AS bounce,
         any_value(duration) AS duration,
         count(*) FILTER (WHERE name = 'pageview') AS pv,
         count(*) FILTER (WHERE name <> 'engagement') AS ev,
-        sum(scroll_depth) FILTER (WHERE name = 'engagement') AS sd_sum,
-        count(scroll_depth) FILTER (WHERE name = 'engagement') AS sd_n,
-        sum(engaged_ms) FILTER (WHERE name = 'engagement') AS em_sum,
-        count(engaged_ms) FILTER (WHERE name = 'engagement') AS em_n
-    FROM fe GROUP BY {session_keys}
+        max(scroll_depth) FILTER (WHERE name = 'engagement') AS sd_max,
+        sum(engaged_ms) FILTER (WHERE name = 'engagement') AS em_total
+    FROM fe GROUP BY {session_keys}, path
+),
+per_session AS (
+    SELECT {session_keys}, any_value(bounce) AS bounce, any_value(duration) AS duration,
+        sum(pv) AS pv, sum(ev) AS ev,
+        sum(sd_max) AS sd_sum, count(sd_max) AS sd_n,
+        sum(em_total) AS em_sum, count(em_total) AS em_n
+    FROM per_page GROUP BY {session_keys}
 ),
 per_day_raw AS (
     SELECT {day_keys}, {PER_DAY_COLUMNS} FROM per_session GROUP BY {day_keys}

@@ -100,8 +100,9 @@ def parse_fields(data: dict[str, Any]) -> RawEvent | Rejected:
     if name == ENGAGEMENT:
         scroll_depth = data.get("sd", 0)
         engaged_ms = data.get("e", 0)
-        if not _is_int(scroll_depth) or not 0 <= scroll_depth <= 100:
-            return _bad("sd must be an integer from 0 to 100", "bad_type")
+        if not _is_int(scroll_depth) or scroll_depth < 0:
+            return _bad("sd must be a non-negative integer (percent)", "bad_type")
+        scroll_depth = min(scroll_depth, 100)  # wide pages and quirks mode can report more
         if not _is_int(engaged_ms) or engaged_ms < 0:
             return _bad("e must be a non-negative integer (milliseconds)", "bad_type")
         engaged_ms = min(engaged_ms, MAX_ENGAGED_MS)

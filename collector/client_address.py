@@ -43,7 +43,10 @@ class ClientAddressResolver:
             if len(self._trusted_peers) < 1024:
                 self._trusted_peers.add(peer)
         if not forwarded_for:
-            return None
+            # The proxy passed no header: the request is the proxy's own (or a browser on the
+            # proxy's host), so the peer is the client.
+            address = _parse(peer)
+            return None if address is None else _text(address)
         entries = forwarded_for.split(",")
         for entry in reversed(entries):
             address = _parse(_strip_port(entry.strip()))

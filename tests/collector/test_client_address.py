@@ -29,8 +29,8 @@ PROXIES = parse_networks("127.0.0.1, 10.0.0.0/8, 2001:db8:ffff::/48")
         pytest.param("127.0.0.1", "203.0.113.9:5555", "203.0.113.9", id="IPv4 with port"),
         pytest.param("127.0.0.1", "unknown", None, id="not an address"),
         pytest.param("127.0.0.1", "203.0.113.9, garbage", None, id="garbage on the right"),
-        pytest.param("127.0.0.1", "", None, id="trusted proxy sent none"),
-        pytest.param("127.0.0.1", None, None, id="header missing"),
+        pytest.param("127.0.0.1", "", "127.0.0.1", id="trusted proxy sent none: the peer"),
+        pytest.param("127.0.0.1", None, "127.0.0.1", id="header missing: the peer"),
         pytest.param("::ffff:127.0.0.1", "203.0.113.9", "203.0.113.9", id="mapped proxy"),
     ],
 )

@@ -27,7 +27,8 @@ def visits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
     """2026-03-10 (UTC site):
     A: 10:00 /, 10:05 /pricing, 10:10 Signup            -> a visit of 600 s, no bounce
        11:00 /blog (50 minutes later: a new visit)      -> a bounce
-    B: 10:00 /, 10:01 engagement (never interactive)    -> a bounce of 60 s
+    B: 10:00 /, 10:01 and 10:02 engagement reports       -> a bounce of 120 s
+       (scrolled 40% then 70%, engaged 20 s then 5 s more)
     C: 12:00 /docs, 12:02 Outbound with interactive=false -> a bounce of 120 s
     D: 23:50 /, then 00:10 on 2026-03-11 /              -> a visit each day (ids are daily)
     """
@@ -47,6 +48,8 @@ def visits(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
         send("pageview", "/", b)
         at(clock, 10, 1)
         send("engagement", "/", b, sd=40, e=20_000)
+        at(clock, 10, 2)
+        send("engagement", "/", b, sd=70, e=5_000)  # a second report of the same page view
         at(clock, 10, 5)
         send("pageview", "/pricing", a)
         at(clock, 10, 10)
@@ -77,7 +80,7 @@ def test_visits_bounces_and_durations(visits: ThreadServer) -> None:
         "pageviews": 6,
         "events": 8,  # engagement events are not events
         "bounce_rate": 80,  # 4 of 5: only A's first visit is not a bounce
-        "visit_duration": 156,  # (600 + 0 + 60 + 120 + 0) / 5
+        "visit_duration": 168,  # (600 + 0 + 120 + 120 + 0) / 5
         "views_per_visit": 1.2,
     }
 
@@ -218,3 +221,11 @@ def test_hours_are_the_sites_local_hours(tmp_path: Path) -> None:
         assert [p["date"] for p in hours if p["visitors"]] == ["2026-03-10 09:00:00"]
     finally:
         hush.stop()
+
+
+def test_scroll_depth_and_time_on_page_are_per_page_of_a_visit(visits: ThreadServer) -> None:
+    result = visits.results(
+        "aggregate", **DAY, metrics="scroll_depth,time_on_page", filters="event:page==/"
+    )
+    # B's page: the deepest scroll of its reports, and their engaged time added up.
+    assert result == {"scroll_depth": {"value": 70}, "time_on_page": {"value": 25}}
