@@ -42,5 +42,13 @@ class CountryLookup:
             code = country.get("iso_code", UNKNOWN) if isinstance(country, dict) else UNKNOWN
             return code if isinstance(code, str) and len(code) == 2 else UNKNOWN
         assert self._fast is not None
-        code = self._fast.lookup(address).country_code
-        return code if len(code) == 2 and code.isalpha() else UNKNOWN
+        try:
+            # geoip2fast's own steps, without the ASN lookup and the timing and CIDR strings
+            # its public lookup() formats for every call: ~5 µs less per event.
+            fast = self._fast
+            number = fast._ip2int(address)
+            root, chunk, first, last, _ = fast._main_index_lookup(number)
+            code = fast._country_lookup(root, chunk)[0] if first <= number <= last else ""
+        except Exception:  # an internal changed or failed: the public, slower path
+            code = self._fast.lookup(address).country_code
+        return code if isinstance(code, str) and len(code) == 2 and code.isalpha() else UNKNOWN

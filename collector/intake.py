@@ -172,6 +172,10 @@ class Intake:
             self._counters.add(result.reason, site.id if site else 0, result.detail)
         else:
             await self._spool.append(result)
+            if not pixel:  # the common case, answered with prebuilt messages
+                await send(_ACCEPTED_START)
+                await send(_ACCEPTED_BODY)
+                return
         dropped = (
             [(b"x-hush-dropped", result.reason.encode())] if isinstance(result, Dropped) else []
         )
