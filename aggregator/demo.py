@@ -33,7 +33,7 @@ import pyarrow as pa
 
 from aggregator.sites import AdminError, add_site, find_site, publish_snapshot
 from aggregator.store import Store
-from collector.channels import channel_of, click_source
+from collector.channels import acquisition
 from collector.scrub import PageUrl, scrub_page_url, scrub_referrer
 from collector.sites import Site
 from collector.sources import SourceTable
@@ -354,21 +354,9 @@ def _attribute(sources: SourceTable, site: Site, query: str, referrer: str | Non
     referrer host and path, source, the five UTM fields and the channel."""
     page = scrub_page_url(f"https://{site.domain}/{query}")
     assert isinstance(page, PageUrl)
-    referrer_host, referrer_path = scrub_referrer(referrer)
-    if referrer_host and site.owns_host(referrer_host.removeprefix("www.")):
-        referrer_host, referrer_path = "", ""
-    source = sources.attribute(page, referrer_host)
-    if not source.name and page.click_id:
-        source = click_source(page.click_id) or source
-    channel = channel_of(
-        source,
-        medium=page.utm_medium,
-        campaign=page.utm_campaign,
-        click_id=page.click_id,
-        tagged=bool(page.utm_source),
-    )
+    came = acquisition(sources, site, page, *scrub_referrer(referrer))
     utm = [page.utm_source, page.utm_medium, page.utm_campaign, page.utm_content, page.utm_term]
-    return [referrer_host, referrer_path, source.name, *utm, channel]
+    return [came.referrer_host, came.referrer_path, came.source.name, *utm, came.channel]
 
 
 def _slotted(weights: tuple[float, ...] | list[float]) -> list[int]:

@@ -8,9 +8,15 @@ referrers. Click ids mark paid traffic and are never stored: only the channel th
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
-from collector.sources import Source
+from collector.sources import Source, SourceTable
+
+if TYPE_CHECKING:
+    from collector.scrub import PageUrl
+    from collector.sites import Site
 
 PAID_SEARCH_CLICK_IDS = {
     "gclid": "Google",
@@ -104,3 +110,32 @@ def channel_of(source: Source, *, medium: str, campaign: str, click_id: str, tag
     if not tagged and not medium:
         return "Referral"  # a referrer without tags: GA4 gives it medium "referral"
     return "Unassigned"
+
+
+@dataclass(frozen=True, slots=True)
+class Acquisition:
+    """Where a page view came from, as stored: referrer, source and channel."""
+
+    referrer_host: str
+    referrer_path: str
+    source: Source
+    channel: str
+
+
+def acquisition(
+    table: SourceTable, site: Site, page: PageUrl, referrer_host: str, referrer_path: str
+) -> Acquisition:
+    """The acquisition of a page view of ``site`` from a (scrubbed) referrer."""
+    if referrer_host and site.owns_host(referrer_host.removeprefix("www.")):
+        referrer_host, referrer_path = "", ""  # a self-referral is not a source
+    source = table.attribute(page, referrer_host)
+    if not source.name and page.click_id:
+        source = click_source(page.click_id) or source
+    channel = channel_of(
+        source,
+        medium=page.utm_medium,
+        campaign=page.utm_campaign,
+        click_id=page.click_id,
+        tagged=bool(page.utm_source),
+    )
+    return Acquisition(referrer_host, referrer_path, source, channel)

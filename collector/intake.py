@@ -18,7 +18,7 @@ import orjson
 
 from collector import outcome
 from collector.body import RawEvent, parse_body, parse_query
-from collector.channels import channel_of, click_source
+from collector.channels import acquisition
 from collector.client_address import ClientAddressResolver
 from collector.clock import Clock
 from collector.counters import ACCEPTED, IntakeCounters
@@ -223,18 +223,7 @@ class Intake:
         visitor = visitor_id(salt, site.domain, address, headers.user_agent)
         country = self._countries.country(address)
         del address  # the last use: from here on the event holds nothing that identifies
-        if referrer_host and site.owns_host(referrer_host.removeprefix("www.")):
-            referrer_host, referrer_path = "", ""  # a self-referral is not a source
-        source = self._sources.attribute(page, referrer_host)
-        if not source.name and page.click_id:
-            source = click_source(page.click_id) or source
-        channel = channel_of(
-            source,
-            medium=page.utm_medium,
-            campaign=page.utm_campaign,
-            click_id=page.click_id,
-            tagged=bool(page.utm_source),
-        )
+        came = acquisition(self._sources, site, page, referrer_host, referrer_path)
         self._counters.add(ACCEPTED, site.id)
         return orjson.dumps(
             {
@@ -244,9 +233,9 @@ class Intake:
                 "n": event.name,
                 "h": page.hostname,
                 "p": page.path,
-                "rh": referrer_host,
-                "rp": referrer_path,
-                "so": source.name,
+                "rh": came.referrer_host,
+                "rp": came.referrer_path,
+                "so": came.source.name,
                 "us": page.utm_source,
                 "um": page.utm_medium,
                 "uc": page.utm_campaign,
@@ -264,7 +253,7 @@ class Intake:
                 "ov": software.os_version,
                 "dv": software.device,
                 "c": country,
-                "ch": channel,
+                "ch": came.channel,
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )
