@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from aggregator.store import Store
@@ -161,6 +161,8 @@ class Query:
 class RollupPlan:
     spec: str  # the rollup's name: its dimensions joined by "|"
     dimensions: tuple[str, ...]  # the rollup's dimensions, in the order of g0, g1
+    raw_from: date  # the days not rolled up lie in raw_from..raw_to (empty when from > to)
+    raw_to: date
 
 
 # The rollups kept per site and day: totals, every event and visit property, and the pairs the
@@ -191,12 +193,12 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     days are read from raw events, which is only possible within raw retention: past it, the
     query fails with a QueryError saying so, never with a silently wrong number.
     """
-    rolled = cur.execute(
-        "SELECT count(*), count(*) FILTER (WHERE raw_purged) FROM rolled_days"
+    rolled_days = cur.execute(
+        "SELECT day, raw_purged FROM rolled_days"
         " WHERE site_id = $site AND day BETWEEN $date_from AND $date_to",
         {"site": query.site_id, "date_from": query.date_from, "date_to": query.date_to},
-    ).fetchone()
-    if not rolled or not rolled[0]:
+    ).fetchall()
+    if not rolled_days:
         return None
     wanted = {d for d in query.dimensions if d not in TIME_DIMENSIONS}
     wanted |= {f.dimension for f in query.filters}
@@ -206,10 +208,25 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
         and all(f.operator == "is" and len(f.values) == 1 for f in query.filters)
     )
     if exact:
+        rolled = {row[0] for row in rolled_days}
+        # Before a site's first rolled-up day there are no events (the job rolls up every
+        # closed day from the first one on, empty days included), so only later days are raw.
+        first = cur.execute(
+            "SELECT min(day) FROM rolled_days WHERE site_id = $site", {"site": query.site_id}
+        ).fetchone()[0]
+        raw = [
+            day
+            for day in (
+                max(query.date_from, first) + timedelta(days=n)
+                for n in range((query.date_to - max(query.date_from, first)).days + 1)
+            )
+            if day not in rolled
+        ]
+        raw_from, raw_to = (raw[0], raw[-1]) if raw else (query.date_to, query.date_from)
         for spec in ROLLUP_SPECS:
             if set(spec) == wanted and len(spec) == len(wanted):
-                return RollupPlan(spec_name(spec), spec)
-    if rolled[1]:
+                return RollupPlan(spec_name(spec), spec, raw_from, raw_to)
+    if any(purged for _, purged in rolled_days):
         raise QueryError(
             "raw events of some days in this range are deleted (raw retention), and no rollup"
             " holds this combination of properties, filters and interval; see the README for"
@@ -437,6 +454,15 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
     """The SQL of a query: raw events for the days not rolled up (``rollup`` says which are,
     and how to read them), rollups for the rest."""
     params = SqlParams(site=query.site_id, raw_from=query.date_from, raw_to=query.date_to)
+    if rollup is not None:
+        # Raw events only for the days not rolled up (usually just today): the rest of the
+        # events table is never read, thanks to DuckDB's per-block min/max of `day`.
+        params.values.update(
+            raw_from=rollup.raw_from,
+            raw_to=rollup.raw_to,
+            date_from=query.date_from,
+            date_to=query.date_to,
+        )
     if "time:hour" in query.dimensions:
         params.values["tz"] = query.timezone
     aliases = [f"g{i}" for i in range(len(query.dimensions))]
@@ -449,7 +475,7 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
                 groups.append(TIME_DIMENSIONS[dimension])
             else:
                 groups.append(f"g{rollup.dimensions.index(dimension)}")
-        wheres = ["r.site_id = $site", "r.spec = $spec", "r.day BETWEEN $raw_from AND $raw_to"]
+        wheres = ["r.site_id = $site", "r.spec = $spec", "r.day BETWEEN $date_from AND $date_to"]
         for item in query.filters:
             column = f"g{rollup.dimensions.index(item.dimension)}"
             wheres.append(f"r.{column} = {params.add(item.values[0])}")

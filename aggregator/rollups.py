@@ -104,6 +104,26 @@ def roll_up_pending(store: Store, clock: Clock) -> RollupReport:
     for site_id, day in days_to_roll_up(store, clock.now()):
         rows += rollup_day(store, site_id, day)
         days += 1
+    _mark_empty_days(store, clock.now())
     if days:
         log.info("rolled up %d site-days into %d rows", days, rows)
     return RollupReport(days, rows)
+
+
+def _mark_empty_days(store: Store, now: float) -> None:
+    """Closed days without events after a site's first rolled-up day count as rolled up (with
+    nothing in them), so queries never look for their raw events."""
+    with store.write() as cur:
+        sites = cur.execute("SELECT id, timezone FROM sites").fetchall()
+        for site_id, tz in sites:
+            before = (datetime.fromtimestamp(now, ZoneInfo(tz)) - GRACE).date()
+            cur.execute(
+                "INSERT OR IGNORE INTO rolled_days (site_id, day, rolled_at, raw_purged)"
+                " SELECT $site, CAST(d AS DATE), $now, false FROM generate_series("
+                "   (SELECT min(day) FROM rolled_days WHERE site_id = $site),"
+                "   CAST($before AS DATE) - 1, INTERVAL 1 DAY) AS t(d)"
+                " WHERE EXISTS (SELECT 1 FROM rolled_days WHERE site_id = $site)"
+                " AND NOT EXISTS (SELECT 1 FROM events"
+                "   WHERE site_id = $site AND day = CAST(d AS DATE))",
+                {"site": site_id, "before": before, "now": datetime.now(UTC).replace(tzinfo=None)},
+            )

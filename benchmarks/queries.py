@@ -76,9 +76,16 @@ def main() -> int:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--retention", type=int, default=30)
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        help="build the store in this directory and keep it; reuse it when it holds one",
+    )
     args = parser.parse_args()
-    root = Path(tempfile.mkdtemp(prefix="hush-queries-"))
-    salts = Path("/dev/shm") / root.name
+    root = args.keep or Path(tempfile.mkdtemp(prefix="hush-queries-"))
+    root.mkdir(parents=True, exist_ok=True)
+    reuse = (root / "data" / "hush.duckdb").exists()
+    salts = Path("/dev/shm") / f"hush-queries-{root.name}"
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("HUSH_")},
         "HUSH_DATA_DIR": str(root / "data"),
@@ -89,13 +96,13 @@ def main() -> int:
     }
     server = None
     try:
-        started = time.monotonic()
-        print(
-            _run(
-                env, "demo", "--events", str(args.events), "--days", str(args.days), "--site", SITE
-            ).strip()
-        )
-        print(f"demo: {time.monotonic() - started:.1f} s")
+        if reuse:
+            print(f"reusing the store in {root}")
+        else:
+            started = time.monotonic()
+            demo = ["--events", str(args.events), "--days", str(args.days), "--site", SITE]
+            print(_run(env, "demo", *demo).strip())
+            print(f"demo: {time.monotonic() - started:.1f} s")
         started = time.monotonic()
         for line in _run(env, "retention").splitlines():
             print(f"retention: {line}")
@@ -123,7 +130,8 @@ def main() -> int:
         if server is not None:
             server.send_signal(signal.SIGINT)
             server.wait(timeout=60)
-        shutil.rmtree(root, ignore_errors=True)
+        if args.keep is None:
+            shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(salts, ignore_errors=True)
 
 
@@ -174,7 +182,7 @@ def _sizes(database: Path) -> dict[str, float]:
     """Raw events and rollups each copied into a file of their own, to weigh them exactly."""
     import duckdb
 
-    con = duckdb.connect(str(database), read_only=True)
+    con = duckdb.connect(str(database))  # not read-only: it attaches the files it weighs
     sizes: dict[str, float] = {}
     try:
         for table in ("events", "rollups"):
