@@ -56,6 +56,11 @@ class HushApp:
         self.settings = settings
         self.clock = clock or SystemClock()
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if settings.data_dir.stat().st_mode & 0o077:
+            log.warning(
+                "data dir %s can be read by other users; hush creates it 0700: chmod 700 it",
+                settings.data_dir,
+            )
         self.store = Store(settings.database_path)
         publish_snapshot(self.store, settings.sites_snapshot_path)
         self.sites = SiteDirectory(settings.sites_snapshot_path)
