@@ -334,11 +334,22 @@ def _glob(pattern: str) -> str:
     )
 
 
-def sessions_sql(raw_where: str) -> str:
+def sessions_sql(raw_where: str, attributes: set[str] | None = None) -> str:
     """CTEs ending in ``sessioned``: the events that match ``raw_where``, each with its
-    session number ``sn`` and its session's attributes (``bounce``, ``duration``, ``s_*``)."""
-    first_values = ",\n        ".join(
-        f"arg_min({column}, rn) AS {name}" for name, column in _SESSION_FIRST.items()
+    session number ``sn`` and its session's attributes (``bounce``, ``duration``, ``s_*``;
+    only the ``s_*`` named in ``attributes`` when given: a smaller query plans faster)."""
+    wanted = set(_SESSION_FIRST) | {"s_entry_page", "s_exit_page"}
+    if attributes is not None:
+        wanted &= attributes
+    first_values = "".join(
+        f",\n        arg_min({column}, rn) AS {name}"
+        for name, column in _SESSION_FIRST.items()
+        if name in wanted
+    )
+    pages = "".join(
+        f",\n        {function}(path, rn) FILTER (WHERE name = 'pageview') AS {name}"
+        for function, name in (("arg_min", "s_entry_page"), ("arg_max", "s_exit_page"))
+        if name in wanted
     )
     return f"""
 ordered AS (
@@ -369,10 +380,7 @@ s AS (
         count(*) FILTER (WHERE name = 'pageview') <= 1
             AND count(*) FILTER (WHERE name NOT IN ('pageview', 'engagement')
                                  AND interactive) = 0 AS bounce,
-        epoch(max(ts) - min(ts)) AS duration,
-        arg_min(path, rn) FILTER (WHERE name = 'pageview') AS s_entry_page,
-        arg_max(path, rn) FILTER (WHERE name = 'pageview') AS s_exit_page,
-        {first_values}
+        epoch(max(ts) - min(ts)) AS duration{pages}{first_values}
     FROM ev GROUP BY day, visitor, sn
 ),
 sessioned AS (
@@ -422,7 +430,14 @@ def raw_per_day(
     )
     session_keys = ", ".join(["day", *aliases, "visitor", "sn"])
     day_keys = ", ".join(["day", *aliases])
-    prefix = "" if sessions else sessions_sql(" AND ".join(raw_where)) + ","
+    needed = {
+        VISIT_DIMENSIONS[d]
+        for d in [*query.dimensions, *(f.dimension for f in query.filters)]
+        if d in VISIT_DIMENSIONS
+    }
+    if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
+        needed.add("s_entry_page")
+    prefix = "" if sessions else sessions_sql(" AND ".join(raw_where), needed) + ","
     return f"""{prefix}
 fe AS (
     SELECT * FROM {sessions or "sessioned"} WHERE {keep}
@@ -487,12 +502,17 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
             f"SELECT r.day AS day, {select} FROM rollups r"  # noqa: S608
             f" WHERE {' AND '.join(wheres)} UNION ALL BY NAME "
         )
-    cte = raw_per_day(query, params, skip_rolled=rollup is not None)
     outer = ", ".join(f"{METRICS[m]} AS {m}" for m in query.metrics)
-    sql = (
-        f"WITH {cte},\nper_day AS ({rolled}"  # noqa: S608
-        "SELECT * FROM per_day_raw)\n"
-    )
+    if rollup is not None and rollup.raw_from > rollup.raw_to:
+        # Every day is rolled up: no raw events to read (and a much smaller query to plan).
+        del params.values["raw_from"], params.values["raw_to"]
+        sql = f"WITH per_day AS ({rolled.removesuffix(' UNION ALL BY NAME ')})\n"
+    else:
+        cte = raw_per_day(query, params, skip_rolled=rollup is not None)
+        sql = (
+            f"WITH {cte},\nper_day AS ({rolled}"  # noqa: S608
+            "SELECT * FROM per_day_raw)\n"
+        )
     if aliases:
         order = ", ".join(aliases)
         if not any(d in TIME_DIMENSIONS for d in query.dimensions):
