@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -27,7 +27,7 @@ from collector.geo import CountryLookup
 from collector.outcome import Dropped, Rejected
 from collector.rate_limit import RateLimiter
 from collector.scrub import PageUrl, scrub_page_url, scrub_referrer
-from collector.sites import SiteDirectory
+from collector.sites import Site, SiteDirectory
 from collector.sources import SourceTable
 from collector.spool import SpoolUnavailable, SpoolWriter
 from collector.visitor import SaltStore, visitor_id
@@ -103,6 +103,9 @@ class Intake:
         # are: they live only as long as their request.
         self._scrub_page = lru_cache(maxsize=CACHE_SIZE)(_scrub_page)
         self._scrub_referrer = lru_cache(maxsize=CACHE_SIZE)(scrub_referrer)
+        # Whole bodies repeat too (the same page view from the same browser software); the
+        # sites version in the key retires entries when a site's settings change.
+        self._prepared = lru_cache(maxsize=CACHE_SIZE)(self._prepare_body)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
@@ -129,10 +132,10 @@ class Intake:
                 await self._reject(send, Rejected(405, "use GET", "bad_method"))
                 return
             event = parse_query(scope.get("query_string", b""))
-            if isinstance(event, Rejected):
-                await self._reject(send, event)
-                return
-            await self._answer(event, scope, headers, send, pixel=True)
+            prepared = (
+                event if isinstance(event, Rejected) else self._prepare(event, headers.user_agent)
+            )
+            await self._answer(prepared, scope, headers, send, pixel=True)
             return
         if method == "OPTIONS":
             await _send(send, 204, _PREFLIGHT, b"")
@@ -154,22 +157,28 @@ class Intake:
         if body is None:
             await self._reject(send, Rejected(413, "body larger than 32 KiB", "too_large"))
             return
-        event = parse_body(body)
-        if isinstance(event, Rejected):
-            await self._reject(send, event)
-            return
-        await self._answer(event, scope, headers, send, pixel=False)
+        if len(body) <= MAX_CACHED:
+            prepared = self._prepared(body, headers.user_agent, self._sites.version)
+        else:
+            prepared = self._prepare_body(body, headers.user_agent, self._sites.version)
+        await self._answer(prepared, scope, headers, send, pixel=False)
 
     async def _answer(
-        self, event: RawEvent, scope: dict[str, Any], headers: _Headers, send: Any, *, pixel: bool
+        self,
+        prepared: Prepared | Rejected,
+        scope: dict[str, Any],
+        headers: _Headers,
+        send: Any,
+        *,
+        pixel: bool,
     ) -> None:
-        result = self._accept(event, scope.get("client"), headers)
-        if isinstance(result, Rejected):
-            await self._reject(send, result)
+        if isinstance(prepared, Rejected):
+            await self._reject(send, prepared)
             return
+        result = self._finish(prepared, scope.get("client"), headers)
         if isinstance(result, Dropped):
-            site = self._sites.get(event.domain)
-            self._counters.add(result.reason, site.id if site else 0, result.detail)
+            site_id = prepared.site.id if prepared.site else 0
+            self._counters.add(result.reason, site_id, result.detail)
         else:
             await self._spool.append(result)
             if not pixel:  # the common case, answered with prebuilt messages
@@ -184,10 +193,16 @@ class Intake:
         else:
             await _send(send, 202, [*_TEXT, *dropped], b"ok")
 
-    def _accept(
-        self, event: RawEvent, client: tuple[str, int] | None, headers: _Headers
-    ) -> bytes | Rejected | Dropped:
-        """Decide about one well-formed event; return its spool line when it is counted."""
+    def _prepare_body(self, body: bytes, user_agent: str, _sites: int) -> Prepared | Rejected:
+        """Parse and prepare a body; cached by body, agent and sites version (``_sites``)."""
+        event = parse_body(body)
+        if isinstance(event, Rejected):
+            return event
+        return self._prepare(event, user_agent)
+
+    def _prepare(self, event: RawEvent, user_agent: str) -> Prepared | Rejected:
+        """Everything about an event that does not depend on who sent it or when: the same
+        page view from the same browser software prepares the same way, so it is cached."""
         site = self._sites.get(event.domain)
         keep_fragment = event.hash_mode and site is not None and site.hash_routing
         if len(event.url) <= MAX_CACHED:
@@ -197,39 +212,24 @@ class Intake:
         if isinstance(page, Rejected):
             return page
         if site is None:
-            return outcome.UNKNOWN_SITE
+            return Prepared(None, outcome.UNKNOWN_SITE)
         if not site.owns_host(page.hostname):
-            return outcome.HOST_MISMATCH
-        if headers.gpc:
-            return outcome.GPC
-        if headers.dnt and site.honour_dnt:
-            return outcome.DNT
-        software = self._devices.describe(headers.user_agent)
+            return Prepared(site, outcome.HOST_MISMATCH)
+        software = self._devices.describe(user_agent)
         if software.bot is not None:
-            return Dropped("bot", software.bot)
+            return Prepared(site, late_drop=Dropped("bot", software.bot))
         referrer = event.referrer
         if referrer is None or len(referrer) <= MAX_CACHED:
             referrer_host, referrer_path = self._scrub_referrer(referrer)
         else:
             referrer_host, referrer_path = scrub_referrer(referrer)
         if referrer_host and self._sources.is_spam(referrer_host):
-            return outcome.SPAM_REFERRER
-        address = self._addresses.resolve(client[0] if client else None, headers.forwarded_for)
-        if address is None:
-            return outcome.BAD_FORWARDED_FOR
-        if not self._rate_limiter.allow(address):
-            return outcome.RATE_LIMITED
-        day, salt = self._salts.current(site.timezone)
-        visitor = visitor_id(salt, site.domain, address, headers.user_agent)
-        country = self._countries.country(address)
-        del address  # the last use: from here on the event holds nothing that identifies
+            return Prepared(site, late_drop=outcome.SPAM_REFERRER)
         came = acquisition(self._sources, site, page, referrer_host, referrer_path)
-        self._counters.add(ACCEPTED, site.id)
-        return orjson.dumps(
-            {
-                "t": int(self._clock.now() * 1000),
+        return Prepared(
+            site,
+            fields={
                 "s": site.id,
-                "d": day.toordinal() - _UNIX_EPOCH_ORDINAL,
                 "n": event.name,
                 "h": page.hostname,
                 "p": page.path,
@@ -241,7 +241,6 @@ class Intake:
                 "uc": page.utm_campaign,
                 "ux": page.utm_content,
                 "ut": page.utm_term,
-                "v": visitor,
                 "pk": [key for key, _ in event.props],
                 "pv": [value for _, value in event.props],
                 "i": event.interactive,
@@ -252,8 +251,40 @@ class Intake:
                 "o": software.os,
                 "ov": software.os_version,
                 "dv": software.device,
-                "c": country,
                 "ch": came.channel,
+            },
+        )
+
+    def _finish(
+        self, prepared: Prepared, client: tuple[str, int] | None, headers: _Headers
+    ) -> bytes | Dropped:
+        """Decide about one prepared event with its sender; return its spool line when counted."""
+        site = prepared.site
+        if prepared.drop is not None or site is None:
+            return prepared.drop or outcome.UNKNOWN_SITE
+        if headers.gpc:
+            return outcome.GPC
+        if headers.dnt and site.honour_dnt:
+            return outcome.DNT
+        if prepared.late_drop is not None:
+            return prepared.late_drop
+        address = self._addresses.resolve(client[0] if client else None, headers.forwarded_for)
+        if address is None:
+            return outcome.BAD_FORWARDED_FOR
+        if not self._rate_limiter.allow(address):
+            return outcome.RATE_LIMITED
+        day, salt = self._salts.current(site.timezone)
+        visitor = visitor_id(salt, site.domain, address, headers.user_agent)
+        country = self._countries.country(address)
+        del address  # the last use: from here on the event holds nothing that identifies
+        self._counters.add(ACCEPTED, site.id)
+        return orjson.dumps(
+            {
+                "t": int(self._clock.now() * 1000),
+                "d": day.toordinal() - _UNIX_EPOCH_ORDINAL,
+                "v": visitor,
+                "c": country,
+                **prepared.fields,
             },
             option=orjson.OPT_APPEND_NEWLINE,
         )
@@ -269,6 +300,17 @@ def _scrub_page(url: str, keep_fragment: bool) -> PageUrl | Rejected:
 
 
 _UNIX_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What an event will be, short of its sender: the site, an early drop (unknown site, host
+    mismatch), a drop decided after GPC and DNT (bot, referrer spam), or the spool fields."""
+
+    site: Site | None
+    drop: Dropped | None = None
+    late_drop: Dropped | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
 
 
 class _ClientGone(Exception):

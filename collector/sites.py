@@ -56,6 +56,7 @@ class SiteDirectory:
         self._path = snapshot
         self._mtime_ns = -1
         self._by_domain: dict[str, Site] = {}
+        self.version = 0  # grows with every change, so caches keyed by it retire old entries
         self.reload()
 
     def get(self, domain: str) -> Site | None:
@@ -72,7 +73,9 @@ class SiteDirectory:
         try:
             mtime_ns = self._path.stat().st_mtime_ns
         except FileNotFoundError:
-            self._by_domain = {}
+            if self._by_domain:
+                self._by_domain = {}
+                self.version += 1
             return False
         if mtime_ns == self._mtime_ns:
             return False
@@ -83,4 +86,5 @@ class SiteDirectory:
             return False
         self._by_domain = {row["domain"]: Site(**row) for row in rows}
         self._mtime_ns = mtime_ns
+        self.version += 1
         return True

@@ -351,3 +351,13 @@ def test_engagement_events_carry_scroll_depth_and_engaged_time(server: ProcessSe
     rows = con.execute("SELECT name, scroll_depth, engaged_ms FROM events").fetchall()
     con.close()
     assert rows == [("engagement", 75, 12_000)]
+
+
+def test_a_change_of_site_settings_applies_to_the_very_next_event(server: ProcessServer) -> None:
+    body = {**GOOD, "u": "https://example.com/app#/settings", "h": 1}
+    assert server.event(body).status_code == 202  # hash routing is off: the fragment goes
+    server.cli("sites", "set", "example.com", "--hash-routing", "on")
+    assert server.event(body).status_code == 202  # the same body, now with its route
+    server.wait_for_events(2)
+    pages = server.results("breakdown", site_id="example.com", period="day", property="event:page")
+    assert sorted(row["page"] for row in pages) == ["/app", "/app#/settings"]
