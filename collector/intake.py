@@ -157,7 +157,7 @@ class Intake:
         if body is None:
             await self._reject(send, Rejected(413, "body larger than 32 KiB", "too_large"))
             return
-        if len(body) <= MAX_CACHED:
+        if len(body) <= MAX_CACHED and len(headers.user_agent) <= MAX_CACHED:
             prepared = self._prepared(body, headers.user_agent, self._sites.version)
         else:
             prepared = self._prepare_body(body, headers.user_agent, self._sites.version)
