@@ -1,9 +1,11 @@
 """``POST /api/event``: the intake hot path, a raw ASGI app (no framework: ~20 µs saved per event).
 
-Parse, decide, append, answer: validate size, type and body; scrub (P5); honour GPC and DNT
-(P6); resolve the client address (P1); rate-limit; hash the visitor (P2, P3); append one JSON
-line to the spool and answer 202 once it is written. The address is a local variable of
-``_accept`` and goes nowhere else: not into the spool line, a log line or an error.
+Parse, decide, append, answer: validate size, type and body; prepare the event (scrub (P5),
+site, source, channel, device, bot and spam verdicts: cached per body and user agent, since
+none of it depends on the sender); then, per request, honour GPC and DNT (P6), resolve the
+client address (P1), rate-limit, hash the visitor (P2, P3), look up the country, append one
+JSON line to the spool and answer 202 once it is written. The address is a local variable of
+``_finish`` and goes nowhere else: not into a cache, the spool line, a log line or an error.
 """
 
 from __future__ import annotations
