@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -8,32 +9,34 @@ import pytest
 from tests.support import ManualClock, ProcessServer, ThreadServer, utc
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[ProcessServer]:
-    """``hush serve`` (the real CLI) with the site example.com and an API key."""
-    hush = ProcessServer(tmp_path)
+@contextmanager
+def serving_example(hush: ProcessServer | ThreadServer) -> Iterator[None]:
+    """A started server with the site example.com and an API key, stopped afterwards."""
     try:
         hush.start()
         hush.cli("sites", "add", "example.com")
         hush.add_key()
-        yield hush
+        yield
     finally:
         hush.stop()
-        hush.cleanup()
+        if isinstance(hush, ProcessServer):
+            hush.cleanup()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ProcessServer]:
+    """``hush serve`` (the real CLI) with the site example.com and an API key."""
+    hush = ProcessServer(tmp_path)
+    with serving_example(hush):
+        yield hush
 
 
 @pytest.fixture(scope="module")
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServer]:
     """One server for a module's tests that only read or are refused (they add no events)."""
     hush = ProcessServer(tmp_path_factory.mktemp("shared"))
-    try:
-        hush.start()
-        hush.cli("sites", "add", "example.com")
-        hush.add_key()
+    with serving_example(hush):
         yield hush
-    finally:
-        hush.stop()
-        hush.cleanup()
 
 
 @pytest.fixture
@@ -45,10 +48,5 @@ def clock() -> ManualClock:
 def clocked_server(tmp_path: Path, clock: ManualClock) -> Iterator[ThreadServer]:
     """A real uvicorn server in a thread whose clock the test moves; site example.com, a key."""
     hush = ThreadServer(tmp_path, clock)
-    try:
-        hush.start()
-        hush.cli("sites", "add", "example.com")
-        hush.add_key()
+    with serving_example(hush):
         yield hush
-    finally:
-        hush.stop()
