@@ -40,7 +40,6 @@ TIME_DIMENSIONS = {
     "time:week": "CAST(date_trunc('week', day) AS DATE)",
     "time:month": "CAST(date_trunc('month', day) AS DATE)",
 }
-TIME_DAY = "time:day"
 
 # Event properties: columns of each event.
 EVENT_DIMENSIONS = {

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, timedelta
+from typing import Any
 
+from aggregator.sites import local_dates
 from aggregator.store import Store
 from collector.clock import Clock
 
@@ -49,15 +50,19 @@ class RetentionReport:
         return out
 
 
+def _cutoffs(cur: Any, retention_days: int, now: float) -> list[tuple[int, str, date]]:
+    """Each site's id, domain and the first local day whose raw events are kept."""
+    return [
+        (site_id, domain, today - timedelta(days=retention_days))
+        for site_id, domain, today in local_dates(cur, now)
+    ]
+
+
 def expired_raw(store: Store, retention_days: int, now: float) -> RetentionReport:
     """What retention would delete now: rolled-up days older than the retention period."""
     report = RetentionReport(retention_days)
     with store.read() as cur:
-        for site_id, domain, timezone in cur.execute(
-            "SELECT id, domain, timezone FROM sites ORDER BY domain"
-        ).fetchall():
-            today = datetime.fromtimestamp(now, ZoneInfo(timezone)).date()
-            cutoff = today - timedelta(days=retention_days)
+        for site_id, domain, cutoff in _cutoffs(cur, retention_days, now):
             row = cur.execute(
                 "SELECT min(day), max(day), count(*),"
                 " count(*) FILTER (WHERE day NOT IN"
@@ -77,13 +82,12 @@ def expired_raw(store: Store, retention_days: int, now: float) -> RetentionRepor
 def purge_raw(store: Store, retention_days: int, clock: Clock, *, dry_run: bool) -> RetentionReport:
     """Delete expired raw events (their rollups stay), then rewrite the rest sorted by visitor
     and compact the file."""
-    report = expired_raw(store, retention_days, clock.now())
+    now = clock.now()  # one instant for the report and the deletion, even at midnight
+    report = expired_raw(store, retention_days, now)
     if dry_run or not report.expired:
         return report
     with store.write() as cur:
-        for site_id, timezone in cur.execute("SELECT id, timezone FROM sites").fetchall():
-            today = datetime.fromtimestamp(clock.now(), ZoneInfo(timezone)).date()
-            cutoff = today - timedelta(days=retention_days)
+        for site_id, _domain, cutoff in _cutoffs(cur, retention_days, now):
             params = {"site": site_id, "cutoff": cutoff}
             deleted = cur.execute(
                 "DELETE FROM events WHERE site_id = $site AND day < $cutoff AND day IN"

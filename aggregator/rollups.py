@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from aggregator.queries import (
     BASE_COLUMNS,
@@ -23,6 +23,7 @@ from aggregator.queries import (
     sessions_sql,
     spec_name,
 )
+from aggregator.sites import local_dates
 from aggregator.store import Store
 from collector.clock import Clock
 
@@ -82,13 +83,8 @@ def rollup_day(store: Store, site_id: int, day: date) -> int:
 def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:
     """Closed local days with raw events that are not rolled up (or changed since)."""
     with store.read() as cur:
-        sites = cur.execute("SELECT id, timezone FROM sites").fetchall()
-        closed_before = {
-            site_id: (datetime.fromtimestamp(now, ZoneInfo(tz)) - GRACE).date()
-            for site_id, tz in sites
-        }
         pending = []
-        for site_id, before in closed_before.items():
+        for site_id, before in _closed_before(cur, now):
             rows = cur.execute(
                 "SELECT DISTINCT day FROM events WHERE site_id = $site AND day < $before"
                 " AND day NOT IN (SELECT day FROM rolled_days WHERE site_id = $site)"
@@ -114,9 +110,7 @@ def _mark_empty_days(store: Store, now: float) -> None:
     """Closed days without events after a site's first rolled-up day count as rolled up (with
     nothing in them), so queries never look for their raw events."""
     with store.write() as cur:
-        sites = cur.execute("SELECT id, timezone FROM sites").fetchall()
-        for site_id, tz in sites:
-            before = (datetime.fromtimestamp(now, ZoneInfo(tz)) - GRACE).date()
+        for site_id, before in _closed_before(cur, now):
             cur.execute(
                 "INSERT OR IGNORE INTO rolled_days (site_id, day, rolled_at, raw_purged)"
                 " SELECT $site, CAST(d AS DATE), $now, false FROM generate_series("
@@ -127,3 +121,10 @@ def _mark_empty_days(store: Store, now: float) -> None:
                 "   WHERE site_id = $site AND day = CAST(d AS DATE))",
                 {"site": site_id, "before": before, "now": datetime.now(UTC).replace(tzinfo=None)},
             )
+
+
+def _closed_before(cur: Any, now: float) -> list[tuple[int, date]]:
+    """Each site's id and its first local day that is not closed yet (grace included)."""
+    return [
+        (site_id, day) for site_id, _domain, day in local_dates(cur, now - GRACE.total_seconds())
+    ]

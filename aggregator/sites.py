@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aggregator.store import Store
@@ -105,6 +106,15 @@ def remove_site(store: Store, domain: str) -> Site:
             cur.execute(f"DELETE FROM {table} WHERE site_id = $id", {"id": site.id})  # noqa: S608
         cur.execute("DELETE FROM sites WHERE id = $id", {"id": site.id})
     return site
+
+
+def local_dates(cur: Any, when: float) -> list[tuple[int, str, date]]:
+    """Each site's id, domain and local date at the epoch time ``when``, by domain."""
+    sites = cur.execute("SELECT id, domain, timezone FROM sites ORDER BY domain").fetchall()
+    return [
+        (site_id, domain, datetime.fromtimestamp(when, ZoneInfo(timezone)).date())
+        for site_id, domain, timezone in sites
+    ]
 
 
 def publish_snapshot(store: Store, path: Path) -> None:

@@ -53,6 +53,7 @@ _PREFLIGHT = [
     (b"access-control-max-age", b"86400"),
 ]
 _ACCEPTED_TYPES = (b"text/plain", b"application/json")
+_TOO_LARGE = Rejected(413, "body larger than 32 KiB", "too_large")
 
 _ACCEPTED_START = {
     "type": "http.response.start",
@@ -153,11 +154,11 @@ class Intake:
             )
             return
         if headers.content_length > MAX_BODY:
-            await self._reject(send, Rejected(413, "body larger than 32 KiB", "too_large"))
+            await self._reject(send, _TOO_LARGE)
             return
         body = await _read_body(receive)
         if body is None:
-            await self._reject(send, Rejected(413, "body larger than 32 KiB", "too_large"))
+            await self._reject(send, _TOO_LARGE)
             return
         if len(body) <= MAX_CACHED and len(headers.user_agent) <= MAX_CACHED:
             prepared = self._prepared(body, headers.user_agent, self._sites.version)
