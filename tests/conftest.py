@@ -1,33 +1,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
-from tests.support import ManualClock, ProcessServer, ThreadServer, utc
-
-
-@contextmanager
-def serving_example(hush: ProcessServer | ThreadServer) -> Iterator[None]:
-    """A started server with the site example.com and an API key, stopped afterwards."""
-    try:
-        hush.start()
-        hush.cli("sites", "add", "example.com")
-        hush.add_key()
-        yield
-    finally:
-        hush.stop()
-        if isinstance(hush, ProcessServer):
-            hush.cleanup()
+from tests.support import ManualClock, ProcessServer, ThreadServer, running, utc
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ProcessServer]:
     """``hush serve`` (the real CLI) with the site example.com and an API key."""
     hush = ProcessServer(tmp_path)
-    with serving_example(hush):
+    with running(hush, site="example.com"):
         yield hush
 
 
@@ -35,7 +20,7 @@ def server(tmp_path: Path) -> Iterator[ProcessServer]:
 def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServer]:
     """One server for a module's tests that only read or are refused (they add no events)."""
     hush = ProcessServer(tmp_path_factory.mktemp("shared"))
-    with serving_example(hush):
+    with running(hush, site="example.com"):
         yield hush
 
 
@@ -48,5 +33,5 @@ def clock() -> ManualClock:
 def clocked_server(tmp_path: Path, clock: ManualClock) -> Iterator[ThreadServer]:
     """A real uvicorn server in a thread whose clock the test moves; site example.com, a key."""
     hush = ThreadServer(tmp_path, clock)
-    with serving_example(hush):
+    with running(hush, site="example.com"):
         yield hush

@@ -16,7 +16,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,21 @@ class ThreadServer(HushClient):
         self.server.should_exit = True
         self.thread.join(timeout=20)
         shutil.rmtree(self.salt_dir, ignore_errors=True)
+
+
+@contextmanager
+def running(hush: ProcessServer | ThreadServer, *, site: str | None = None) -> Iterator[None]:
+    """A started server with an API key (and ``site`` registered), stopped afterwards."""
+    try:
+        hush.start()
+        if site:
+            hush.cli("sites", "add", site)
+        hush.add_key()
+        yield
+    finally:
+        hush.stop()
+        if isinstance(hush, ProcessServer):
+            hush.cleanup()
 
 
 def utc(*args: int) -> datetime:

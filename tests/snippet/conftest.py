@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
 from tests.snippet.pages import PageServer, Visit
-from tests.support import CHROME_UA, ProcessServer
+from tests.support import CHROME_UA, ProcessServer, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [
@@ -75,13 +75,8 @@ def pages() -> Iterator[PageServer]:
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServer]:
     """``hush serve`` for a module's browser tests; each test registers its own site."""
     hush = ProcessServer(tmp_path_factory.mktemp("collector"), **COLLECTOR_ENV)
-    try:
-        hush.start()
-        hush.add_key()
+    with running(hush):
         yield hush
-    finally:
-        hush.stop()
-        hush.cleanup()
 
 
 @pytest.fixture
@@ -105,10 +100,5 @@ def visit(browser: Browser) -> Iterator[Callable[..., Visit]]:
 def private_collector(tmp_path: Path) -> Iterator[ProcessServer]:
     """A server of the test's own, for tests that stop it and read the stored events."""
     hush = ProcessServer(tmp_path, **COLLECTOR_ENV)
-    try:
-        hush.start()
-        hush.add_key()
+    with running(hush):
         yield hush
-    finally:
-        hush.stop()
-        hush.cleanup()
