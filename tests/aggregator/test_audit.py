@@ -369,7 +369,7 @@ def test_a_missing_data_dir_is_no_pass(tmp_path: Path, salt_dir: Path) -> None:
 def test_an_address_across_a_read_boundary_is_found_once(
     data_dir: Path, salt_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(audit, "_CHUNK", 1000)
+    monkeypatch.setattr("aggregator.audit.files._CHUNK", 1000)
     text = "".join(
         f"{'x' * (1000 * n - 5 - 3)} 203.0.113.{n} " for n in range(1, 5)
     )  # each address straddles a multiple of 1,000

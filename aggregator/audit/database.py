@@ -1,0 +1,177 @@
+"""P1, P2 and P8 in the store: text columns, column names, visitor ids, the age of raw rows."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+
+import duckdb
+
+from aggregator.audit.addresses import LOOSE, holds_address
+from aggregator.audit.report import P1, P2, P8, Check, counted, listing
+from aggregator.store import Store
+
+# Retention keeps each site's own local days, which differ from ``today`` by up to a day either
+# way, and it runs every minute once a day is rolled up: a day's grace spares false alarms.
+RETENTION_GRACE_DAYS = 1
+
+_COLUMNS = """
+SELECT c.table_name, c.column_name, c.data_type
+FROM information_schema.columns AS c
+JOIN information_schema.tables AS t USING (table_catalog, table_schema, table_name)
+WHERE t.table_type = 'BASE TABLE' AND c.table_schema = 'main'
+  AND c.table_catalog = current_database()
+ORDER BY c.table_name, c.ordinal_position
+"""
+# Names that say a column holds an address, a user agent, a full URL, a query or a cookie.
+_IDENTIFYING = re.compile(
+    r"(?:^|_)(?:ip|ips|ipv4|ipv6|ua|agent|url|urls|uri|href|query|referer)(?:_|$)"
+    r"|addr|cookie|useragent|fingerprint"
+)
+_VISITOR_COLUMNS = ("visitor", "visitor_id")
+
+Schema = dict[str, dict[str, str]]  # table -> column -> type
+
+
+def check_database(store: Store, *, retention_days: int, today: date) -> list[Check]:
+    """P1, P2 and P8 in the store: every text column, the schema, visitor ids, retention.
+
+    ``today`` draws the retention line: rows of visitor-level tables (those with a visitor id,
+    such as ``events``) whose ``day`` is before ``today - retention_days`` should be gone, give
+    or take ``RETENTION_GRACE_DAYS``.
+    """
+    cutoff = today - timedelta(days=retention_days + RETENTION_GRACE_DAYS)
+    with store.read() as cur:
+        schema: Schema = {}
+        for table, column, data_type in cur.execute(_COLUMNS).fetchall():
+            schema.setdefault(table, {})[column] = data_type
+        return [
+            _no_addresses_in_columns(cur, schema),
+            _no_identifying_columns(schema),
+            _visitor_ids_last_one_day(cur, schema),
+            _raw_rows_within_retention(cur, schema, cutoff, retention_days),
+        ]
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _no_addresses_in_columns(cur: duckdb.DuckDBPyConnection, schema: Schema) -> Check:
+    text = [(t, c) for t, cols in schema.items() for c, kind in cols.items() if "VARCHAR" in kind]
+    findings = []
+    for table, column in text:
+        # Distinct values first: DuckDB groups dictionary-compressed text far faster than it
+        # runs a regex over every row (5M events: 0.03 s instead of 0.9 s for a column).
+        sql = (
+            f"SELECT v, n FROM (SELECT CAST({_quote(column)} AS VARCHAR) AS v, count(*) AS n"  # noqa: S608
+            f" FROM {_quote(table)} GROUP BY v) WHERE regexp_matches(v, $loose)"
+            " OR (contains(v, '%') AND regexp_matches(url_decode(v), $loose))"
+        )
+        cur.execute(sql, {"loose": LOOSE})
+        rows = 0
+        while batch := cur.fetchmany(10_000):
+            rows += sum(n for value, n in batch if holds_address(value))
+        if rows:
+            findings.append(f"{table}.{column} ({_rows(rows)})")
+    if findings:
+        return Check(P1, False, f"IP addresses are stored in {listing(findings)}.")
+    return Check(
+        P1,
+        True,
+        f"none of the {counted(len(text), 'text column')} in {counted(len(schema), 'table')}"
+        " holds an IP address, as written or percent-encoded.",
+    )
+
+
+def _no_identifying_columns(schema: Schema) -> Check:
+    found = [
+        f"{table}.{column}" if column else table
+        for table, columns in schema.items()
+        for column in ("", *columns)
+        if _IDENTIFYING.search((column or table).lower())
+    ]
+    count = sum(map(len, schema.values()))
+    if found:
+        return Check(
+            P2,
+            False,
+            f"the schema has columns named for an address, user agent, URL or cookie: "
+            f"{listing(found)}.",
+        )
+    return Check(
+        P2,
+        True,
+        f"none of the {counted(count, 'column')} in {counted(len(schema), 'table')} is meant"
+        " for an address, a user agent, a full URL, a query string or a cookie.",
+    )
+
+
+def _visitor_tables(schema: Schema) -> list[tuple[str, str]]:
+    return [(t, c) for t, cols in schema.items() for c in cols if c in _VISITOR_COLUMNS]
+
+
+def _visitor_ids_last_one_day(cur: duckdb.DuckDBPyConnection, schema: Schema) -> Check:
+    problems, checked = [], []
+    for table, column in _visitor_tables(schema):
+        kind = schema[table][column]
+        if kind != "UBIGINT":
+            problems.append(f"{table}.{column} is {kind}, not a 64-bit hash")
+        if "day" not in schema[table]:
+            continue
+        group = "site_id, " if "site_id" in schema[table] else ""
+        sql = (
+            f"SELECT count(*) FROM (SELECT 1 FROM {_quote(table)}"  # noqa: S608
+            f" GROUP BY {group}{_quote(column)} HAVING min(day) <> max(day))"
+        )
+        row = cur.execute(sql).fetchone()
+        spanning = row[0] if row else 0
+        checked.append(f"{table}.{column}")
+        if spanning:
+            problems.append(
+                f"in {table}, {counted(spanning, 'visitor id')} turned up on more than one day:"
+                " a salt outlived its day, or ids were made without one"
+            )
+    if problems:
+        return Check(P2, False, "; ".join(problems) + ".")
+    if not checked:
+        return Check(P2, True, "no table holds visitor ids.")
+    return Check(
+        P2,
+        True,
+        f"visitor ids ({', '.join(checked)}) are 64-bit hashes, and none appears on two days.",
+    )
+
+
+def _raw_rows_within_retention(
+    cur: duckdb.DuckDBPyConnection, schema: Schema, cutoff: date, days: int
+) -> Check:
+    late, kept = [], []
+    for table, _column in _visitor_tables(schema):
+        if "day" not in schema[table]:
+            late.append(f"{table} holds visitor ids without a day, so its age cannot be told")
+            continue
+        row = cur.execute(
+            f"SELECT count(*) FILTER (WHERE day < $cutoff), min(day) FROM {_quote(table)}",  # noqa: S608
+            {"cutoff": cutoff},
+        ).fetchone()
+        old, oldest = row if row else (0, None)
+        if old:
+            late.append(
+                f"{table} holds {_rows(old)} from before {cutoff}, the oldest from {oldest}"
+            )
+        else:
+            kept.append(
+                f"the oldest in {table} is from {oldest}" if oldest else f"{table} is empty"
+            )
+    rule = (
+        f"raw data is kept {days} days, so nothing from before {cutoff} (a day's grace for"
+        " time zones) should remain"
+    )
+    if late:
+        return Check(P8, False, f"{rule}, but {'; '.join(late)}.")
+    return Check(P8, True, f"{rule}, and nothing does ({'; '.join(kept) or 'no raw tables'}).")
+
+
+def _rows(n: int) -> str:
+    return counted(n, "row")

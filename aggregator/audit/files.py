@@ -1,0 +1,176 @@
+"""P1, P3 and P8 on disk: ``check_files`` and its scan of every file under the data dir.
+
+The scan looks for addresses and for copies of a current salt; the salt dir and the spool have
+modules of their own.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import urlsplit
+
+import orjson
+
+from aggregator.audit.addresses import count_addresses
+from aggregator.audit.report import P1, P3, Check, counted, listing
+from aggregator.audit.salts import (
+    read_salts,
+    salt_dir_on_tmpfs,
+    salt_dir_private,
+    salt_files_private,
+    salt_forms,
+    salts_only_for_today,
+)
+from aggregator.audit.spool import spool_not_stuck
+from collector.visitor import SALT_BYTES
+
+_CHUNK = 1 << 22
+_MARGIN = 128  # longer than an address with its context, and than a salt in hex or base64
+
+
+@dataclass(slots=True)
+class _DataScan:
+    files: int = 0
+    database_files: int = 0
+    addresses: dict[str, int] = field(default_factory=dict)
+    unreadable: int = 0
+    salt_sized: int = 0
+    salt_copies: int = 0
+
+
+def check_files(*, data_dir: Path, salt_dir: Path, timezones: set[str], now: float) -> list[Check]:
+    """P1, P3 and P8 on disk: the data dir's files, the salt dir and its salts, the spool.
+
+    ``timezones`` are the sites' time zones; ``now`` is the epoch time whose local days count
+    as current.
+    """
+    salts = read_salts(salt_dir, now)
+    scan = _scan_data_dir(data_dir, salt_forms(salts))
+    return [
+        _no_addresses_in_files(data_dir, scan),
+        _salts_apart_from_data(data_dir, salt_dir, scan, len(salts)),
+        salt_dir_private(salt_dir),
+        salt_dir_on_tmpfs(salt_dir),
+        salt_files_private(salts),
+        salts_only_for_today(salts, timezones, now),
+        spool_not_stuck(data_dir / "spool", now),
+    ]
+
+
+def _scan_data_dir(data_dir: Path, salt_forms: list[bytes]) -> _DataScan:
+    scan = _DataScan()
+    own = _own_addresses(data_dir)
+    for path in _files_under(data_dir):
+        name = str(path.relative_to(data_dir))
+        in_name = count_addresses(name)  # a name is at rest too
+        if in_name:
+            name = "a file whose name holds an address"
+        scan.files += 1
+        try:
+            with path.open("rb") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                # The DuckDB file is compressed: check_database reads it column by column.
+                is_database = fh.read(12)[8:12] == b"DUCK"
+                fh.seek(0)
+                ignore = own if path == data_dir / "server.json" else frozenset()
+                found, copied = _scan_file(fh, salt_forms, addresses=not is_database, ignore=ignore)
+        except FileNotFoundError:
+            scan.files -= 1  # a segment loaded and deleted meanwhile
+            continue
+        except OSError:
+            scan.unreadable += 1
+            continue
+        scan.database_files += is_database
+        scan.salt_sized += size == SALT_BYTES
+        scan.salt_copies += copied
+        if found + in_name:
+            scan.addresses[name] = scan.addresses.get(name, 0) + found + in_name
+    return scan
+
+
+def _files_under(root: Path) -> Iterator[Path]:
+    for directory, dirs, files in os.walk(root):
+        dirs.sort()
+        for name in sorted(files):
+            path = Path(directory, name)
+            if path.is_file() and not path.is_symlink():
+                yield path
+
+
+def _own_addresses(data_dir: Path) -> frozenset[str]:
+    """The address the admin endpoint listens on (in ``server.json``): the server's, nobody's."""
+    try:
+        host = urlsplit(orjson.loads((data_dir / "server.json").read_bytes())["url"]).hostname
+        return frozenset({str(ipaddress.ip_address(host or ""))})
+    except (OSError, ValueError, KeyError, TypeError):
+        return frozenset()
+
+
+def _scan_file(
+    fh: BinaryIO, salt_forms: list[bytes], *, addresses: bool, ignore: frozenset[str]
+) -> tuple[int, bool]:
+    found, copied = 0, False
+    for data, start, end in _windows(fh):
+        copied = copied or any(form in data for form in salt_forms)
+        if addresses:
+            found += count_addresses(data.decode("latin-1"), start=start, end=end, ignore=ignore)
+    return found, copied
+
+
+def _windows(fh: BinaryIO) -> Iterator[tuple[bytes, int, int]]:
+    """The file in overlapping windows ``(data, start, end)``: each offset once in a range."""
+    data, start = fh.read(_CHUNK), 0
+    while more := fh.read(_CHUNK):
+        data += more
+        end = len(data) - _MARGIN
+        yield data, start, end
+        data, start = data[end - _MARGIN :], _MARGIN
+    yield data, start, len(data)
+
+
+def _no_addresses_in_files(data_dir: Path, scan: _DataScan) -> Check:
+    if not data_dir.is_dir():
+        return Check(P1, False, f"the data dir {data_dir} does not exist, so nothing was checked.")
+    if scan.addresses or scan.unreadable:
+        parts = [
+            f"{name} ({counted(n, 'address', 'addresses')})" for name, n in scan.addresses.items()
+        ]
+        found = f"IP addresses are written in {listing(parts)}" if parts else ""
+        unread = f"{counted(scan.unreadable, 'file')} could not be read" if scan.unreadable else ""
+        said = "; ".join(filter(None, [found, unread]))
+        return Check(P1, False, f"under {data_dir}, {said}.")
+    skipped = " (the database file is checked column by column instead)"
+    return Check(
+        P1,
+        True,
+        f"none of the {counted(scan.files, 'file')} under {data_dir} holds an IP address"
+        + (skipped if scan.database_files else "")
+        + ".",
+    )
+
+
+def _salts_apart_from_data(data_dir: Path, salt_dir: Path, scan: _DataScan, salts: int) -> Check:
+    data, salt = data_dir.resolve(), salt_dir.resolve()
+    problems = []
+    if salt.is_relative_to(data) or data.is_relative_to(salt):
+        problems.append(f"the salt dir {salt_dir} and the data dir {data_dir} overlap")
+    if scan.salt_sized:
+        problems.append(
+            f"the data dir holds {counted(scan.salt_sized, 'file')} of 32 bytes, a salt's size"
+        )
+    if scan.salt_copies:
+        problems.append(f"the data dir holds a current salt in {counted(scan.salt_copies, 'file')}")
+    if problems:
+        return Check(P3, False, "; ".join(problems) + ".")
+    return Check(
+        P3,
+        True,
+        "the salt dir lies outside the data dir, and no file there has a salt's size (32 bytes)"
+        " or holds a current salt as bytes, hex or base64"
+        f" ({counted(scan.files, 'file')} against {counted(salts, 'salt')}).",
+    )

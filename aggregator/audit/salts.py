@@ -1,0 +1,157 @@
+"""P3 in the salt dir: private, on tmpfs, and each salt private, 32 bytes and for its day only."""
+
+from __future__ import annotations
+
+import base64
+import stat
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import unquote
+from zoneinfo import ZoneInfo
+
+from aggregator.audit.report import P3, Check, counted, listing
+from collector.visitor import SALT_BYTES, is_tmpfs
+
+SALT_SWEEP_GRACE = 5.0  # hush deletes a past day's salt within ~1 s of local midnight
+STRAY_SECONDS = 60.0  # a salt's temporary file lives for microseconds unless its writer died
+
+
+@dataclass(frozen=True, slots=True)
+class _Salt:
+    name: str
+    zone: str | None  # None: not named like a salt
+    day: date | None
+    temporary: bool
+    mode: int
+    size: int
+    age: float
+    data: bytes
+
+
+def read_salts(salt_dir: Path, now: float) -> list[_Salt]:
+    if not salt_dir.is_dir():
+        return []
+    salts = []
+    for path in sorted(salt_dir.iterdir()):
+        try:
+            info = path.lstat()
+        except FileNotFoundError:
+            continue  # swept meanwhile
+        parsed = _parse_salt_name(path.name) if stat.S_ISREG(info.st_mode) else None
+        data = _read_salt(path) if parsed and info.st_size == SALT_BYTES else b""
+        zone, day, temporary = parsed or (None, None, False)
+        mode = stat.S_IMODE(info.st_mode)
+        age = now - info.st_mtime
+        salts.append(_Salt(path.name, zone, day, temporary, mode, info.st_size, age, data))
+    return salts
+
+
+def _read_salt(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return b""  # gone meanwhile (a sweep), or not ours to read: its mode says more
+
+
+def _parse_salt_name(name: str) -> tuple[str, date, bool] | None:
+    temporary = name.startswith(".")
+    if temporary:  # ".<name>.<pid>.<hex>": a salt being written before it is linked into place
+        parts = name[1:].rsplit(".", 2)
+        if len(parts) != 3:
+            return None
+        name = parts[0]
+    zone, separator, day = name.rpartition("@")
+    try:
+        return (unquote(zone), date.fromisoformat(day), temporary) if separator else None
+    except ValueError:
+        return None
+
+
+def salt_forms(salts: list[_Salt]) -> list[bytes]:
+    forms = []
+    for salt in salts:
+        if len(salt.data) == SALT_BYTES:
+            hexed = salt.data.hex().encode()
+            forms += [salt.data, hexed, hexed.upper(), base64.b64encode(salt.data)]
+            forms.append(base64.urlsafe_b64encode(salt.data).rstrip(b"="))
+    return forms
+
+
+def salt_dir_private(salt_dir: Path) -> Check:
+    if not salt_dir.exists():
+        return Check(P3, True, f"the salt dir {salt_dir} does not exist yet (hush makes it 0700).")
+    mode = stat.S_IMODE(salt_dir.stat().st_mode)
+    if mode & 0o077:
+        return Check(
+            P3, False, f"the salt dir {salt_dir} is {mode:04o}: other users can reach the salts."
+        )
+    return Check(P3, True, f"the salt dir {salt_dir} is {mode:04o}: only its owner can enter it.")
+
+
+def salt_dir_on_tmpfs(salt_dir: Path) -> Check:
+    if is_tmpfs(salt_dir):
+        return Check(
+            P3, True, f"the salt dir {salt_dir} is on tmpfs: salts never reach a disk or backup."
+        )
+    return Check(
+        P3,
+        False,
+        f"the salt dir {salt_dir} is not on tmpfs: salts are written to a disk, where they can"
+        " outlive their day and reach a backup.",
+    )
+
+
+def salt_files_private(salts: list[_Salt]) -> Check:
+    named = [s for s in salts if s.zone is not None]
+    problems = [f"{s.name} is {s.mode:04o}" for s in named if s.mode & 0o077]
+    problems += [
+        f"{s.name} is {s.size} bytes, not {SALT_BYTES}"
+        for s in named
+        if s.size != SALT_BYTES and not (s.temporary and s.age < STRAY_SECONDS)
+    ]
+    if problems:
+        return Check(
+            P3, False, f"salt files must be 0600 and {SALT_BYTES} bytes, but {listing(problems)}."
+        )
+    if not named:
+        return Check(P3, True, "there is no salt file whose mode and size could be wrong.")
+    return Check(
+        P3,
+        True,
+        f"every salt file ({len(named)}) is {SALT_BYTES} bytes long and readable by its owner"
+        " only.",
+    )
+
+
+def salts_only_for_today(salts: list[_Salt], timezones: set[str], now: float) -> Check:
+    current, problems, unused = [], [], 0
+    others = sum(salt.zone is None or salt.day is None for salt in salts)
+    if others:
+        problems.append(f"the salt dir holds {counted(others, 'file')} that hush does not name")
+    for salt in salts:
+        if salt.zone is None or salt.day is None:
+            continue
+        try:
+            zone = ZoneInfo(salt.zone)
+        except (ValueError, KeyError):
+            problems.append(f"{salt.name} names no known time zone")
+            continue
+        days = {datetime.fromtimestamp(t, zone).date() for t in (now, now - SALT_SWEEP_GRACE)}
+        if salt.temporary and salt.age >= STRAY_SECONDS:
+            problems.append(f"{salt.name} was left by a process that died while writing it")
+        elif salt.day not in days:
+            problems.append(f"{salt.name} is for a day that is not today in {salt.zone}")
+        elif not salt.temporary:
+            current.append(f"{salt.zone} {salt.day}")
+            unused += salt.zone not in timezones
+    if problems:
+        return Check(
+            P3, False, f"a salt must live only for its local day, but {listing(problems)}."
+        )
+    note = (
+        f" ({unused} for a time zone no site uses now; it goes at its midnight)" if unused else ""
+    )
+    if not current:
+        return Check(P3, True, "no salt exists, so none outlived its day.")
+    return Check(P3, True, f"salts exist only for current local days: {', '.join(current)}{note}.")
