@@ -1,5 +1,6 @@
 """Background work of the single DuckDB writer, each loop in a thread of its own: the spool
-loader, and maintenance (rollups of closed days, then raw retention).
+loader, and maintenance (rollups of closed days, then raw retention; provisional rollups of
+open days).
 
 DuckDB releases the GIL while it inserts, so loading beside the event loop costs the intake
 little; the loop is safe to stop at any point (every pass is one transaction per batch).
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 from aggregator.loader import LoadReport, load_pending
 from aggregator.retention import RetentionReport, purge_raw
-from aggregator.rollups import roll_up_pending
+from aggregator.rollups import drop_provisional, refresh_open_days, roll_up_pending
 from aggregator.store import Store
 from collector.clock import Clock
 
@@ -71,19 +74,36 @@ class LoaderThread:
 
 
 class MaintenanceThread:
-    """Rolls up closed days and enforces raw retention, every ``interval`` seconds."""
+    """Rolls up closed days and enforces raw retention every ``interval`` seconds, and rebuilds
+    the provisional rollups of open days every ``live_interval`` seconds (0: never; open days
+    are then read from raw events). A rebuild that took t seconds waits at least
+    ``LIVE_SHARE_INVERSE`` x t before the next one, so a busy day never takes more than a share of
+    one core."""
+
+    LIVE_SHARE_INVERSE = 5
 
     def __init__(
-        self, store: Store, clock: Clock, *, retention_days: int, interval: float = 60.0
+        self,
+        store: Store,
+        clock: Clock,
+        *,
+        retention_days: int,
+        interval: float = 60.0,
+        live_interval: float = 0.0,
     ) -> None:
         self._store = store
         self._clock = clock
         self._retention_days = retention_days
         self._interval = interval
+        self._live_interval = live_interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hush-maintenance", daemon=True)
+        self.live_rollups = 0  # open days rebuilt so far
+        self.live_seconds = 0.0  # how long the last rebuild took
 
     def start(self) -> None:
+        if not self._live_interval:
+            drop_provisional(self._store)
         self._thread.start()
 
     def stop(self) -> None:
@@ -96,8 +116,34 @@ class MaintenanceThread:
         return purge_raw(self._store, self._retention_days, self._clock, dry_run=dry_run)
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
-            try:
-                self.run_once()
-            except Exception as exc:  # broken infrastructure: try again next time
-                log.error("maintenance failed (%s): %s", type(exc).__name__, exc)
+        now = time.monotonic()
+        next_full = now + self._interval
+        next_live = now  # today's figures as soon as the server is up
+        while True:
+            due = min(next_full, next_live) if self._live_interval else next_full
+            if self._stop.wait(max(0.0, due - time.monotonic())):
+                return
+            if time.monotonic() >= next_full:
+                self._guarded(self.run_once)
+                next_full = time.monotonic() + self._interval
+            if self._live_interval and time.monotonic() >= next_live:
+                started = time.monotonic()
+                self._guarded(self._refresh_open_days)
+                took = time.monotonic() - started
+                next_live = time.monotonic() + max(
+                    self._live_interval, self.LIVE_SHARE_INVERSE * took
+                )
+
+    def _refresh_open_days(self) -> None:
+        started = time.monotonic()
+        report = refresh_open_days(self._store, self._clock)
+        if report.days:
+            self.live_rollups += report.days
+            self.live_seconds = time.monotonic() - started
+
+    @staticmethod
+    def _guarded(job: Callable[[], object]) -> None:
+        try:
+            job()
+        except Exception as exc:  # broken infrastructure: try again next time
+            log.error("maintenance failed (%s): %s", type(exc).__name__, exc)

@@ -176,10 +176,17 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport) -> None
         if table.num_rows:
             cur.register("batch", table)
             row = cur.execute(INSERT_EVENTS).fetchone()
-            # Late events for a day already rolled up: roll it up again.
+            # Late events for a day already rolled up: roll it up again (queries read its raw
+            # events until then). An open day's provisional rollup keeps answering until the
+            # next refresh rebuilds it.
             cur.execute(
-                "DELETE FROM rolled_days WHERE NOT raw_purged AND EXISTS (SELECT 1 FROM batch"
-                " WHERE batch.s = rolled_days.site_id"
+                "DELETE FROM rolled_days WHERE NOT raw_purged AND NOT provisional AND EXISTS"
+                " (SELECT 1 FROM batch WHERE batch.s = rolled_days.site_id"
+                " AND DATE '1970-01-01' + batch.d = rolled_days.day)"
+            )
+            cur.execute(
+                "UPDATE rolled_days SET stale = true WHERE provisional AND EXISTS"
+                " (SELECT 1 FROM batch WHERE batch.s = rolled_days.site_id"
                 " AND DATE '1970-01-01' + batch.d = rolled_days.day)"
             )
             cur.unregister("batch")

@@ -208,17 +208,17 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     )
     if exact:
         rolled = {row[0] for row in rolled_days}
-        # Before a site's first rolled-up day there are no events (the job rolls up every
-        # closed day from the first one on, empty days included), so only later days are raw.
+        # Before a site's first finally rolled-up day there are no events (the job rolls up
+        # every closed day from the first one on, empty days included), so only later days are
+        # raw. (An open day's provisional rollup says nothing about the days before it.)
         first = cur.execute(
-            "SELECT min(day) FROM rolled_days WHERE site_id = $site", {"site": query.site_id}
+            "SELECT min(day) FROM rolled_days WHERE site_id = $site AND NOT provisional",
+            {"site": query.site_id},
         ).fetchone()[0]
+        start = query.date_from if first is None else max(query.date_from, first)
         raw = [
             day
-            for day in (
-                max(query.date_from, first) + timedelta(days=n)
-                for n in range((query.date_to - max(query.date_from, first)).days + 1)
-            )
+            for day in (start + timedelta(days=n) for n in range((query.date_to - start).days + 1))
             if day not in rolled
         ]
         raw_from, raw_to = (raw[0], raw[-1]) if raw else (query.date_to, query.date_from)
@@ -389,11 +389,17 @@ sessioned AS (
 
 
 def raw_per_day(
-    query: Query, params: SqlParams, *, skip_rolled: bool = False, sessions: str | None = None
+    query: Query,
+    params: SqlParams,
+    *,
+    skip_rolled: bool = False,
+    sessions: str | None = None,
+    carry: tuple[str, ...] = (),
 ) -> str:
     """CTEs over raw events ending in ``per_day_raw``: one row per local day and group, with
     ``g0, g1, ...`` for the query's dimensions and the ``BASE_COLUMNS``. ``sessions`` names a
-    table that already holds ``sessioned`` rows (rollups compute them once per day)."""
+    table that already holds ``sessioned`` rows (rollups compute them once per day); the
+    ``per_session`` CTE before it keeps the session attributes named in ``carry``."""
     used = set(query.dimensions) | {f.dimension for f in query.filters}
     raw_where = ["site_id = $site", "day BETWEEN $raw_from AND $raw_to"]
     if skip_rolled:
@@ -437,6 +443,7 @@ def raw_per_day(
     if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
         needed.add("s_entry_page")
     prefix = "" if sessions else sessions_sql(" AND ".join(raw_where), needed) + ","
+    carried = "".join(f", any_value({column}) AS {column}" for column in carry)
     return f"""{prefix}
 fe AS (
     SELECT * FROM {sessions or "sessioned"} WHERE {keep}
@@ -449,14 +456,14 @@ per_page AS (
         count(*) FILTER (WHERE name = 'pageview') AS pv,
         count(*) FILTER (WHERE name <> 'engagement') AS ev,
         max(scroll_depth) FILTER (WHERE name = 'engagement') AS sd_max,
-        sum(engaged_ms) FILTER (WHERE name = 'engagement') AS em_total
+        sum(engaged_ms) FILTER (WHERE name = 'engagement') AS em_total{carried}
     FROM fe GROUP BY {session_keys}, path
 ),
 per_session AS (
     SELECT {session_keys}, any_value(bounce) AS bounce, any_value(duration) AS duration,
         sum(pv) AS pv, sum(ev) AS ev,
         sum(sd_max) AS sd_sum, count(sd_max) AS sd_n,
-        sum(em_total) AS em_sum, count(em_total) AS em_n
+        sum(em_total) AS em_sum, count(em_total) AS em_n{carried}
     FROM per_page GROUP BY {session_keys}
 ),
 per_day_raw AS (

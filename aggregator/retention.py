@@ -66,7 +66,7 @@ def expired_raw(store: Store, retention_days: int, now: float) -> RetentionRepor
             row = cur.execute(
                 "SELECT min(day), max(day), count(*),"
                 " count(*) FILTER (WHERE day NOT IN"
-                "   (SELECT day FROM rolled_days WHERE site_id = $site))"
+                "   (SELECT day FROM rolled_days WHERE site_id = $site AND NOT provisional))"
                 " FROM events WHERE site_id = $site AND day < $cutoff",
                 {"site": site_id, "cutoff": cutoff},
             ).fetchone()
@@ -91,12 +91,13 @@ def purge_raw(store: Store, retention_days: int, clock: Clock, *, dry_run: bool)
             params = {"site": site_id, "cutoff": cutoff}
             deleted = cur.execute(
                 "DELETE FROM events WHERE site_id = $site AND day < $cutoff AND day IN"
-                " (SELECT day FROM rolled_days WHERE site_id = $site)",
+                " (SELECT day FROM rolled_days WHERE site_id = $site AND NOT provisional)",
                 params,
             ).fetchone()
             report.deleted += int(deleted[0]) if deleted else 0
             cur.execute(
-                "UPDATE rolled_days SET raw_purged = true WHERE site_id = $site AND day < $cutoff",
+                "UPDATE rolled_days SET raw_purged = true"
+                " WHERE site_id = $site AND day < $cutoff AND NOT provisional",
                 params,
             )
         # Events arrive in time order; a visitor's day side by side compresses far better

@@ -1,10 +1,14 @@
-"""Daily rollups: each closed local day of each site, counted once per rollup in ``ROLLUP_SPECS``.
+"""Daily rollups: each local day of each site, counted once per rollup in ``ROLLUP_SPECS``.
 
-A day is rolled up once it is over in the site's time zone (plus a grace period for the spool
-to drain), from the same per-day SQL the query engine runs on raw events, so a range reads the
-same numbers from rollups as from raw events. Rolling a day up again replaces its rows: the
-job is safe to run twice, and late events (the loader drops the day's ``rolled_days`` row) are
-picked up by the next pass.
+A day is rolled up for good once it is over in the site's time zone (plus a grace period for
+the spool to drain), from the same per-day SQL the query engine runs on raw events, so a range
+reads the same numbers from rollups as from raw events. Rolling a day up again replaces its
+rows: the job is safe to run twice, and late events (the loader drops the day's ``rolled_days``
+row) are picked up by the next pass.
+
+A day still open (today) gets a *provisional* rollup, rebuilt from its raw events every
+``HUSH_LIVE_ROLLUP_INTERVAL`` seconds while events arrive, so that a dashboard never computes
+sessions over a busy day's raw events on each call: today's figures lag by up to the interval.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 
 from aggregator.queries import (
     BASE_COLUMNS,
+    PER_DAY_COLUMNS,
     ROLLUP_SPECS,
+    VISIT_DIMENSIONS,
     Query,
     SqlParams,
     raw_per_day,
@@ -31,6 +37,12 @@ log = logging.getLogger("hush.rollups")
 
 GRACE = timedelta(minutes=5)  # after local midnight, for the last segments of the day to load
 
+# Every rollup counts the sessions of one base: its event property, or none. The base's
+# per-session rows (with every session attribute) are computed once a day; each rollup is then
+# one small aggregation of them (the query engine's per-day columns, so the numbers agree).
+_SESSION_ATTRIBUTES = (*VISIT_DIMENSIONS.values(),)
+_BASES = sorted({tuple(d for d in spec if not d.startswith("visit:")) for spec in ROLLUP_SPECS})
+
 
 @dataclass(frozen=True, slots=True)
 class RollupReport:
@@ -38,11 +50,10 @@ class RollupReport:
     rows: int
 
 
-def rollup_day(store: Store, site_id: int, day: date) -> int:
+def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = False) -> int:
     """(Re)build every rollup of one site's local day; return the rows written.
 
-    The day's sessions are computed once into a temporary table; every rollup is then one
-    aggregation over it (the query engine's own per-day SQL, so the numbers are the same)."""
+    ``provisional`` marks the rollup of a day that is not over yet (rebuilt as events arrive)."""
     rows = 0
     day_params = {"site": site_id, "raw_from": day, "raw_to": day}
     with store.write() as cur:
@@ -52,42 +63,89 @@ def rollup_day(store: Store, site_id: int, day: date) -> int:
             + " SELECT * FROM sessioned",
             day_params,
         )
+        attributes = ", ".join(f"any_value({a}) AS {a}" for a in _SESSION_ATTRIBUTES)
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE day_visits AS"  # noqa: S608
+            f" SELECT day, visitor, sn, {attributes} FROM day_sessions GROUP BY day, visitor, sn"
+        )
+        for n, base in enumerate(_BASES):
+            cte = raw_per_day(
+                Query(site_id, day, day, dimensions=base),
+                SqlParams(),  # the day's sessions are all there is: nothing to bind
+                sessions="day_sessions",
+            )
+            cur.execute(
+                f"CREATE OR REPLACE TEMP TABLE base_{n} AS WITH {cte}"  # noqa: S608
+                " SELECT * FROM per_session JOIN day_visits USING (day, visitor, sn)"
+            )
         cur.execute(
             "DELETE FROM rollups WHERE site_id = $site AND day = $day",
             {"site": site_id, "day": day},
         )
         for spec in ROLLUP_SPECS:
-            query = Query(site_id, day, day, dimensions=spec)
-            params = SqlParams(**day_params)
-            params.values["spec"] = spec_name(spec)
-            groups = [f"CAST(g{i} AS VARCHAR)" for i in range(len(spec))]
-            groups += ["NULL"] * (2 - len(spec))
-            sql = (
-                f"INSERT INTO rollups WITH {raw_per_day(query, params, sessions='day_sessions')} "  # noqa: S608
-                f"SELECT $site, day, $spec, {', '.join(groups)}, {', '.join(BASE_COLUMNS)}"
-                " FROM per_day_raw"
-            )
-            params.values.pop("raw_from")
-            params.values.pop("raw_to")
-            written = cur.execute(sql, params.values).fetchall()
-            rows += int(written[0][0]) if written else 0
+            rows += _insert_rollup(cur, site_id, spec)
         cur.execute("DROP TABLE day_sessions")
+        cur.execute("DROP TABLE day_visits")
+        for n in range(len(_BASES)):
+            cur.execute(f"DROP TABLE base_{n}")
         cur.execute(
-            "INSERT OR REPLACE INTO rolled_days (site_id, day, rolled_at, raw_purged)"
-            " VALUES ($site, $day, $now, false)",
-            {"site": site_id, "day": day, "now": datetime.now(UTC).replace(tzinfo=None)},
+            "INSERT OR REPLACE INTO rolled_days"
+            " (site_id, day, rolled_at, raw_purged, provisional, stale)"
+            " VALUES ($site, $day, $now, false, $provisional, false)",
+            {
+                "site": site_id,
+                "day": day,
+                "now": datetime.now(UTC).replace(tzinfo=None),
+                "provisional": provisional,
+            },
         )
     return rows
 
 
+def _insert_rollup(cur: Any, site_id: int, spec: tuple[str, ...]) -> int:
+    """One rollup of the day, from the per-session rows of its base."""
+    base = tuple(d for d in spec if not d.startswith("visit:"))
+    # The base's event property is its g0; a visit property is a session attribute.
+    groups = [VISIT_DIMENSIONS.get(d, "g0") for d in spec]
+    keep = "true"
+    if {"visit:entry_page", "visit:exit_page"} & set(spec):
+        keep = "s_entry_page IS NOT NULL"  # sessions without a page view have no entry page
+    values = [f"CAST({g} AS VARCHAR)" for g in groups] + ["NULL"] * (2 - len(groups))
+    written = cur.execute(
+        f"INSERT INTO rollups (site_id, day, spec, g0, g1, {', '.join(BASE_COLUMNS)})"  # noqa: S608
+        f" SELECT $site, day, $spec, {', '.join(values)}, {PER_DAY_COLUMNS}"
+        f" FROM base_{_BASES.index(base)} WHERE {keep}"
+        f" GROUP BY {', '.join(['day', *groups])}",
+        {"site": site_id, "spec": spec_name(spec)},
+    ).fetchall()
+    return int(written[0][0]) if written else 0
+
+
 def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:
-    """Closed local days with raw events that are not rolled up (or changed since)."""
+    """Closed local days with raw events that are not rolled up for good (or changed since)."""
     with store.read() as cur:
         pending = []
         for site_id, before in _closed_before(cur, now):
             rows = cur.execute(
                 "SELECT DISTINCT day FROM events WHERE site_id = $site AND day < $before"
-                " AND day NOT IN (SELECT day FROM rolled_days WHERE site_id = $site)"
+                " AND day NOT IN (SELECT day FROM rolled_days"
+                "   WHERE site_id = $site AND NOT provisional)"
+                " ORDER BY day",
+                {"site": site_id, "before": before},
+            ).fetchall()
+            pending.extend((site_id, row[0]) for row in rows)
+    return pending
+
+
+def open_days_to_refresh(store: Store, now: float) -> list[tuple[int, date]]:
+    """Open local days with raw events whose provisional rollup is missing or stale."""
+    with store.read() as cur:
+        pending = []
+        for site_id, before in _closed_before(cur, now):
+            rows = cur.execute(
+                "SELECT DISTINCT day FROM events WHERE site_id = $site AND day >= $before"
+                " AND day NOT IN (SELECT day FROM rolled_days"
+                "   WHERE site_id = $site AND NOT stale)"
                 " ORDER BY day",
                 {"site": site_id, "before": before},
             ).fetchall()
@@ -96,6 +154,7 @@ def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:
 
 
 def roll_up_pending(store: Store, clock: Clock) -> RollupReport:
+    """Roll up every closed day for good (replacing its provisional rollup, if any)."""
     days = rows = 0
     for site_id, day in days_to_roll_up(store, clock.now()):
         rows += rollup_day(store, site_id, day)
@@ -106,6 +165,25 @@ def roll_up_pending(store: Store, clock: Clock) -> RollupReport:
     return RollupReport(days, rows)
 
 
+def refresh_open_days(store: Store, clock: Clock) -> RollupReport:
+    """Rebuild the provisional rollups of open days that received events since the last one."""
+    days = rows = 0
+    for site_id, day in open_days_to_refresh(store, clock.now()):
+        rows += rollup_day(store, site_id, day, provisional=True)
+        days += 1
+    return RollupReport(days, rows)
+
+
+def drop_provisional(store: Store) -> None:
+    """Forget every provisional rollup (live rollups turned off: open days are read raw)."""
+    with store.write() as cur:
+        cur.execute(
+            "DELETE FROM rollups WHERE (site_id, day) IN"
+            " (SELECT (site_id, day) FROM rolled_days WHERE provisional)"
+        )
+        cur.execute("DELETE FROM rolled_days WHERE provisional")
+
+
 def _mark_empty_days(store: Store, now: float) -> None:
     """Closed days without events after a site's first rolled-up day count as rolled up (with
     nothing in them), so queries never look for their raw events."""
@@ -114,7 +192,7 @@ def _mark_empty_days(store: Store, now: float) -> None:
             cur.execute(
                 "INSERT OR IGNORE INTO rolled_days (site_id, day, rolled_at, raw_purged)"
                 " SELECT $site, CAST(d AS DATE), $now, false FROM generate_series("
-                "   (SELECT min(day) FROM rolled_days WHERE site_id = $site),"
+                "   (SELECT min(day) FROM rolled_days WHERE site_id = $site AND NOT provisional),"
                 "   CAST($before AS DATE) - 1, INTERVAL 1 DAY) AS t(d)"
                 " WHERE EXISTS (SELECT 1 FROM rolled_days WHERE site_id = $site)"
                 " AND NOT EXISTS (SELECT 1 FROM events"

@@ -119,6 +119,7 @@ def main() -> int:
         )
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(base)
+        _wait_for_todays_rollup(base)
         failed = _report(base, key, args.repeat, args.events)
         print(
             f"\non disk: {database.stat().st_size:,} B in all; {sizes['events']:,} raw events"
@@ -233,6 +234,21 @@ def _wait_healthy(base: str) -> None:
         except OSError:
             time.sleep(0.2)
     raise SystemExit("hush serve did not become healthy")
+
+
+def _wait_for_todays_rollup(base: str) -> None:
+    """The server builds today's provisional rollup as it starts; time calls once it has."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(base + "/metrics", timeout=5) as response:  # noqa: S310
+            for line in response.read().decode().splitlines():
+                if line.startswith("hush_live_rollup_seconds "):
+                    seconds = float(line.split()[1])
+                    if seconds:
+                        print(f"today's provisional rollup: built in {seconds:.2f} s")
+                        return
+        time.sleep(0.5)
+    print("today's provisional rollup: not built (no events today?)")
 
 
 if __name__ == "__main__":

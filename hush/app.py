@@ -88,7 +88,10 @@ class HushApp:
             clock=self.clock,
         )
         self.maintenance = MaintenanceThread(
-            self.store, self.clock, retention_days=settings.raw_retention_days
+            self.store,
+            self.clock,
+            retention_days=settings.raw_retention_days,
+            live_interval=settings.live_rollup_interval,
         )
         self.keys = ApiKeys(self.store)
         self.admin_token = secrets.token_urlsafe(32)
@@ -198,6 +201,12 @@ class HushApp:
             "# HELP hush_torn_lines_total Spool lines skipped because they were damaged.",
             "# TYPE hush_torn_lines_total counter",
             f"hush_torn_lines_total {totals.torn_lines}",
+            "# HELP hush_live_rollups_total Rebuilds of an open day's provisional rollup.",
+            "# TYPE hush_live_rollups_total counter",
+            f"hush_live_rollups_total {self.maintenance.live_rollups}",
+            "# HELP hush_live_rollup_seconds How long the last rebuild of open days took.",
+            "# TYPE hush_live_rollup_seconds gauge",
+            f"hush_live_rollup_seconds {self.maintenance.live_seconds:.3f}",
         ]
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

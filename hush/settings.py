@@ -66,6 +66,12 @@ class Settings:
     raw_retention_days: int = _setting(
         30, "Days raw events are kept; older ones are deleted once their rollups are complete."
     )
+    live_rollup_interval: float = _setting(
+        10.0,
+        "Seconds between rebuilds of today's rollups while events arrive (never more than a"
+        " fifth of one core); queries read them, so today's figures lag by about this much."
+        " 0 reads today from raw events on every query: exact, slower on a busy site.",
+    )
     min_visitors: int = _setting(
         3, "Figures over fewer visitors than this are shown as '< k' (P7); 1 turns it off."
     )

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
+import re
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import httpx
 import orjson
 import pytest
 
@@ -18,13 +20,15 @@ from aggregator.queries import (
     Query,
     run_query,
 )
-from aggregator.rollups import roll_up_pending
+from aggregator.rollups import open_days_to_refresh, refresh_open_days, roll_up_pending
+from aggregator.store import Store
 from tests.aggregator.test_loader import _line
 from tests.support import (
     CHROME_UA,
     SAFARI_IPHONE_UA,
     ManualClock,
     ThreadServer,
+    running,
     utc,
     wait_until,
 )
@@ -162,6 +166,10 @@ def test_rollups_give_the_numbers_raw_events_give(
             from_rollups = run_query(store, query)
             from_raw = run_query(store, query, use_rollups=False)
             assert from_rollups == from_raw, query
+    # Today's provisional rollup gives today's numbers too.
+    assert refresh_open_days(store, clock).days == 1
+    for query in all_queries(site_id, today):
+        assert run_query(store, query) == run_query(store, query, use_rollups=False), query
     with store.read() as cur:
         columns = {
             r[0]
@@ -258,3 +266,74 @@ def test_late_events_for_a_rolled_up_day_roll_it_up_again(tmp_path: Path) -> Non
         assert run_query(store, day) == [{"pageviews": 2}]
     finally:
         hush.stop()
+
+
+def _provisional(store: Store, day: date) -> tuple[bool, bool] | None:
+    with store.read() as cur:
+        row = cur.execute(
+            "SELECT provisional, stale FROM rolled_days WHERE day = $day", {"day": day}
+        ).fetchone()
+    return (row[0], row[1]) if row else None
+
+
+def test_today_reads_a_provisional_rollup_that_lags_until_rebuilt_then_closes(
+    tmp_path: Path,
+) -> None:
+    clock = ManualClock(utc(2026, 3, 1, 10, 0))
+    hush = ThreadServer(tmp_path, clock)  # live rollups off: the test rebuilds them itself
+    with running(hush, site="example.com"):
+        store = hush.app.store
+        today = date(2026, 3, 1)
+        pageviews = Query(1, today, today, ("visitors", "pageviews", "bounce_rate"))
+        for path in ("/", "/pricing", "/"):
+            hush.pageview(f"https://example.com{path}")
+        hush.wait_for_events(3)
+        assert refresh_open_days(store, clock).days == 1
+        assert _provisional(store, today) == (True, False)
+        assert run_query(store, pageviews) == [{"visitors": 1, "pageviews": 3, "bounce_rate": 0}]
+
+        hush.pageview("https://example.com/docs", ip="198.51.100.7")
+        wait_until(
+            lambda: run_query(store, pageviews, use_rollups=False)[0]["pageviews"] == 4,
+            what="the fourth page view to load",
+        )
+        assert _provisional(store, today) == (True, True)  # marked stale, still answering
+        assert run_query(store, pageviews)[0]["pageviews"] == 3  # lags until the rebuild
+        assert open_days_to_refresh(store, clock.now()) == [(1, today)]
+        assert refresh_open_days(store, clock).days == 1
+        assert refresh_open_days(store, clock).days == 0  # nothing new: nothing rebuilt
+        expected = [{"visitors": 2, "pageviews": 4, "bounce_rate": 50}]
+        assert run_query(store, pageviews) == expected
+
+        clock.set(utc(2026, 3, 2, 0, 10))  # the day is over (and its grace period)
+        assert roll_up_pending(store, clock).days == 1
+        assert _provisional(store, today) == (False, False)
+        assert run_query(store, pageviews) == expected
+
+
+def test_the_server_keeps_todays_rollup_current(tmp_path: Path) -> None:
+    clock = ManualClock(utc(2026, 3, 1, 10, 0))
+    hush = ThreadServer(tmp_path, clock, HUSH_LIVE_ROLLUP_INTERVAL="0.2")
+    with running(hush, site="example.com"):
+        for n in range(3):
+            hush.pageview(f"https://example.com/{n}")
+            hush.wait_for_events(n + 1)  # each one shows within a rebuild or two
+        assert _provisional(hush.app.store, date(2026, 3, 1)) == (True, False)
+        assert hush.metric("visitors", site_id="example.com", period="day") == 1
+        metrics = httpx.get(f"{hush.base_url}/metrics").text
+        rebuilds = re.search(r"^hush_live_rollups_total (\d+)$", metrics, re.M)
+        assert rebuilds and int(rebuilds[1]) >= 3
+
+
+def test_turning_live_rollups_off_reads_today_raw_again(tmp_path: Path) -> None:
+    clock = ManualClock(utc(2026, 3, 1, 10, 0))
+    hush = ThreadServer(tmp_path, clock)
+    with running(hush, site="example.com"):
+        hush.pageview("https://example.com/")
+        hush.wait_for_events(1)
+        refresh_open_days(hush.app.store, clock)
+    restarted = ThreadServer(tmp_path, clock)  # HUSH_LIVE_ROLLUP_INTERVAL=0
+    with running(restarted):
+        assert _provisional(restarted.app.store, date(2026, 3, 1)) is None
+        restarted.pageview("https://example.com/")
+        restarted.wait_for_events(2)
