@@ -98,8 +98,9 @@ class MaintenanceThread:
         self._live_interval = live_interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hush-maintenance", daemon=True)
-        self.live_rollups = 0  # open days rebuilt so far
-        self.live_seconds = 0.0  # how long the last rebuild took
+        self.live_passes = 0  # refreshes of the open days so far
+        self.live_rollups = 0  # open days rebuilt in them
+        self.live_seconds = 0.0  # how long the last refresh that rebuilt one took
 
     def start(self) -> None:
         if not self._live_interval:
@@ -137,6 +138,7 @@ class MaintenanceThread:
     def _refresh_open_days(self) -> None:
         started = time.monotonic()
         report = refresh_open_days(self._store, self._clock)
+        self.live_passes += 1
         if report.days:
             self.live_rollups += report.days
             self.live_seconds = time.monotonic() - started

@@ -237,18 +237,21 @@ def _wait_healthy(base: str) -> None:
 
 
 def _wait_for_todays_rollup(base: str) -> None:
-    """The server builds today's provisional rollup as it starts; time calls once it has."""
+    """The server refreshes today's provisional rollup as it starts; time calls after that."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         with urllib.request.urlopen(base + "/metrics", timeout=5) as response:  # noqa: S310
-            for line in response.read().decode().splitlines():
-                if line.startswith("hush_live_rollup_seconds "):
-                    seconds = float(line.split()[1])
-                    if seconds:
-                        print(f"today's provisional rollup: built in {seconds:.2f} s")
-                        return
+            metrics = dict(
+                line.split(" ", 1)
+                for line in response.read().decode().splitlines()
+                if line and not line.startswith("#")
+            )
+        if int(metrics.get("hush_live_rollup_passes_total", "0")):
+            seconds = float(metrics["hush_live_rollup_seconds"])
+            print(f"today's provisional rollup: current (last built in {seconds:.2f} s)")
+            return
         time.sleep(0.5)
-    print("today's provisional rollup: not built (no events today?)")
+    raise SystemExit("today's provisional rollup was not refreshed within 10 minutes")
 
 
 if __name__ == "__main__":
