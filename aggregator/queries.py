@@ -177,7 +177,10 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
         for visit in ("visit:source", "visit:channel", "visit:utm_campaign", "visit:country")
     ),
     ("visit:device", "event:page"),
+    ("time:hour",),  # a day's graph by the hour (local hours of the site's time zone)
 )
+# Time dimensions made from the local day alone: every rollup answers them.
+DAY_DIMENSIONS = frozenset({"time:day", "time:week", "time:month"})
 
 
 def spec_name(dimensions: tuple[str, ...]) -> str:
@@ -193,18 +196,19 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     query fails with a QueryError saying so, never with a silently wrong number.
     """
     rolled_days = cur.execute(
-        "SELECT day, raw_purged FROM rolled_days"
+        "SELECT day, raw_purged, hourly FROM rolled_days"
         " WHERE site_id = $site AND day BETWEEN $date_from AND $date_to",
         {"site": query.site_id, "date_from": query.date_from, "date_to": query.date_to},
     ).fetchall()
     if not rolled_days:
         return None
-    wanted = {d for d in query.dimensions if d not in TIME_DIMENSIONS}
+    wanted = {d for d in query.dimensions if d not in DAY_DIMENSIONS}
     wanted |= {f.dimension for f in query.filters}
     exact = (
         query.since is None
-        and "time:hour" not in query.dimensions
         and all(f.operator == "is" and len(f.values) == 1 for f in query.filters)
+        # Days rolled up before hourly rollups existed have none.
+        and ("time:hour" not in wanted or all(hourly for _, _, hourly in rolled_days))
     )
     if exact:
         rolled = {row[0] for row in rolled_days}
@@ -225,7 +229,7 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
         for spec in ROLLUP_SPECS:
             if set(spec) == wanted and len(spec) == len(wanted):
                 return RollupPlan(spec_name(spec), spec, raw_from, raw_to)
-    if any(purged for _, purged in rolled_days):
+    if any(purged for _, purged, _ in rolled_days):
         raise QueryError(
             "raw events of some days in this range are deleted (raw retention), and no rollup"
             " holds this combination of properties, filters and interval; see the README for"
@@ -492,8 +496,10 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
         params.values["spec"] = rollup.spec
         groups = []
         for dimension in query.dimensions:
-            if dimension in TIME_DIMENSIONS:
+            if dimension in DAY_DIMENSIONS:
                 groups.append(TIME_DIMENSIONS[dimension])
+            elif dimension == "time:hour":
+                groups.append(f"CAST(r.g{rollup.dimensions.index(dimension)} AS TIMESTAMP)")
             else:
                 groups.append(f"g{rollup.dimensions.index(dimension)}")
         wheres = ["r.site_id = $site", "r.spec = $spec", "r.day BETWEEN $date_from AND $date_to"]
@@ -512,6 +518,7 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
     if rollup is not None and rollup.raw_from > rollup.raw_to:
         # Every day is rolled up: no raw events to read (and a much smaller query to plan).
         del params.values["raw_from"], params.values["raw_to"]
+        params.values.pop("tz", None)
         sql = f"WITH per_day AS ({rolled.removesuffix(' UNION ALL BY NAME ')})\n"
     else:
         cte = raw_per_day(query, params, skip_rolled=rollup is not None)

@@ -37,7 +37,7 @@ log = logging.getLogger("hush.rollups")
 
 GRACE = timedelta(minutes=5)  # after local midnight, for the last segments of the day to load
 
-# Every rollup counts the sessions of one base: its event property, or none. The base's
+# Every rollup counts the sessions of one base: its event property (or hour), or none. The base's
 # per-session rows (with every session attribute) are computed once a day; each rollup is then
 # one small aggregation of them (the query engine's per-day columns, so the numbers agree).
 _SESSION_ATTRIBUTES = (*VISIT_DIMENSIONS.values(),)
@@ -57,6 +57,8 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
     rows = 0
     day_params = {"site": site_id, "raw_from": day, "raw_to": day}
     with store.write() as cur:
+        timezone = cur.execute("SELECT timezone FROM sites WHERE id = $site", {"site": site_id})
+        local_hours = {"tz": timezone.fetchone()[0]}
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE day_sessions AS WITH"  # noqa: S608
             + sessions_sql("site_id = $site AND day BETWEEN $raw_from AND $raw_to")
@@ -69,14 +71,15 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
             f" SELECT day, visitor, sn, {attributes} FROM day_sessions GROUP BY day, visitor, sn"
         )
         for n, base in enumerate(_BASES):
+            # The day's sessions are all there is: only local hours need a parameter.
+            params = SqlParams(**(local_hours if "time:hour" in base else {}))
             cte = raw_per_day(
-                Query(site_id, day, day, dimensions=base),
-                SqlParams(),  # the day's sessions are all there is: nothing to bind
-                sessions="day_sessions",
+                Query(site_id, day, day, dimensions=base), params, sessions="day_sessions"
             )
             cur.execute(
                 f"CREATE OR REPLACE TEMP TABLE base_{n} AS WITH {cte}"  # noqa: S608
-                " SELECT * FROM per_session JOIN day_visits USING (day, visitor, sn)"
+                " SELECT * FROM per_session JOIN day_visits USING (day, visitor, sn)",
+                params.values,
             )
         cur.execute(
             "DELETE FROM rollups WHERE site_id = $site AND day = $day",
@@ -105,7 +108,7 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
 def _insert_rollup(cur: Any, site_id: int, spec: tuple[str, ...]) -> int:
     """One rollup of the day, from the per-session rows of its base."""
     base = tuple(d for d in spec if not d.startswith("visit:"))
-    # The base's event property is its g0; a visit property is a session attribute.
+    # The base's event property (or hour) is its g0; a visit property is a session attribute.
     groups = [VISIT_DIMENSIONS.get(d, "g0") for d in spec]
     keep = "true"
     if {"visit:entry_page", "visit:exit_page"} & set(spec):

@@ -128,13 +128,14 @@ def migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-def migrate(con: duckdb.DuckDBPyConnection) -> int:
-    """Bring the schema up to date, one transaction per migration; return the version."""
+def migrate(con: duckdb.DuckDBPyConnection, *, until: int | None = None) -> int:
+    """Bring the schema up to date (or to version ``until``), one transaction per migration;
+    return the version."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
     row = con.execute("SELECT max(version) FROM schema_version").fetchone()
     current = row[0] if row and row[0] is not None else 0
     for version, sql in migrations():
-        if version <= current:
+        if version <= current or (until is not None and version > until):
             continue
         con.begin()
         try:

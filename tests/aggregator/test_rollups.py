@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
+import duckdb
 import httpx
 import orjson
 import pytest
@@ -18,10 +19,11 @@ from aggregator.queries import (
     TIME_DIMENSIONS,
     Filter,
     Query,
+    QueryError,
     run_query,
 )
 from aggregator.rollups import open_days_to_refresh, refresh_open_days, roll_up_pending
-from aggregator.store import Store
+from aggregator.store import Store, migrate
 from tests.aggregator.test_loader import _line
 from tests.support import (
     CHROME_UA,
@@ -213,15 +215,15 @@ def test_retention_deletes_old_raw_events_and_their_bytes_and_keeps_rollups(
         (Filter("is", "visit:source", ("Google",)),),
     )
     assert run_query(store, pages_by_source)  # a pair the rollups hold
-    hourly = hush.stats(
-        "timeseries",
-        site_id="example.com",
-        period="custom",
-        date="2026-03-01,2026-03-05",
-        interval="hour",
+    hours = {"period": "custom", "date": "2026-03-01,2026-03-05", "interval": "hour"}
+    hourly = hush.results("timeseries", site_id="example.com", metrics="pageviews", **hours)
+    assert len(hourly) == 5 * 24  # every hour of the range, from rollups (local hours)
+    assert sum(point["pageviews"] for point in hourly) == sum(row["pageviews"] for row in before)
+    mobile_hourly = hush.stats(
+        "timeseries", site_id="example.com", filters="visit:device==Mobile", **hours
     )
-    assert hourly.status_code == 400
-    assert "retention" in hourly.json()["error"]
+    assert mobile_hourly.status_code == 400  # no rollup holds hours by device
+    assert "retention" in mobile_hourly.json()["error"]
     props = hush.stats(
         "breakdown",
         site_id="example.com",
@@ -337,3 +339,26 @@ def test_turning_live_rollups_off_reads_today_raw_again(tmp_path: Path) -> None:
         assert _provisional(restarted.app.store, date(2026, 3, 1)) is None
         restarted.pageview("https://example.com/")
         restarted.wait_for_events(2)
+
+
+def test_an_upgrade_rolls_kept_days_up_again_and_cannot_invent_past_hours(tmp_path: Path) -> None:
+    path = tmp_path / "hush.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, until=5)  # before hourly rollups
+    con.execute(
+        "INSERT INTO rolled_days (site_id, day, rolled_at, raw_purged) VALUES"
+        " (1, DATE '2026-03-01', now(), true), (1, DATE '2026-03-02', now(), false)"
+    )
+    con.close()
+    store = Store(path)
+    try:
+        with store.read() as cur:
+            rows = cur.execute("SELECT day, hourly FROM rolled_days ORDER BY day").fetchall()
+        assert rows == [(date(2026, 3, 1), False)]  # 03-02 rolls up again, with its hours
+        hours = Query(1, date(2026, 3, 1), date(2026, 3, 2), ("visitors",), ("time:hour",))
+        with pytest.raises(QueryError, match="retention"):
+            run_query(store, hours)
+        days = Query(1, date(2026, 3, 1), date(2026, 3, 2), ("visitors",), ("time:day",))
+        assert run_query(store, days) == []  # the days themselves are still answered
+    finally:
+        store.close()
