@@ -22,6 +22,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
+from aggregator.rollups import mark_changed
 from aggregator.store import Store
 from collector.spool import CLOSED, NEW, OPEN
 
@@ -176,18 +177,10 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport) -> None
         if table.num_rows:
             cur.register("batch", table)
             row = cur.execute(INSERT_EVENTS).fetchone()
-            # Late events for a day already rolled up: roll it up again (queries read its raw
-            # events until then). An open day's provisional rollup keeps answering until the
-            # next refresh rebuilds it.
-            cur.execute(
-                "DELETE FROM rolled_days WHERE NOT raw_purged AND NOT provisional AND EXISTS"
-                " (SELECT 1 FROM batch WHERE batch.s = rolled_days.site_id"
-                " AND DATE '1970-01-01' + batch.d = rolled_days.day)"
-            )
-            cur.execute(
-                "UPDATE rolled_days SET stale = true WHERE provisional AND EXISTS"
-                " (SELECT 1 FROM batch WHERE batch.s = rolled_days.site_id"
-                " AND DATE '1970-01-01' + batch.d = rolled_days.day)"
+            # Late events for a day already rolled up: it rolls up again (or, still open, its
+            # provisional rollup is rebuilt).
+            mark_changed(
+                cur, "SELECT DISTINCT s AS site_id, DATE '1970-01-01' + d AS day FROM batch"
             )
             cur.unregister("batch")
             inserted = row[0] if row else 0

@@ -187,6 +187,22 @@ def drop_provisional(store: Store) -> None:
         cur.execute("DELETE FROM rolled_days WHERE provisional")
 
 
+def mark_changed(cur: Any, changed: str, params: dict[str, Any] | None = None) -> None:
+    """Days that received events after they were rolled up: a final rollup is dropped (the day
+    rolls up again at the next pass; queries read its raw events meanwhile), a provisional one
+    is marked stale (it keeps answering until its rebuild). ``changed`` is a fixed SQL query
+    of (site_id, day) pairs; ``params`` are its bound values."""
+    changed_days = f"(site_id, day) IN (SELECT (site_id, day) FROM ({changed}))"  # noqa: S608
+    cur.execute(
+        f"DELETE FROM rolled_days WHERE NOT raw_purged AND NOT provisional AND {changed_days}",  # noqa: S608
+        params,
+    )
+    cur.execute(
+        f"UPDATE rolled_days SET stale = true WHERE provisional AND {changed_days}",  # noqa: S608
+        params,
+    )
+
+
 def _mark_empty_days(store: Store, now: float) -> None:
     """Closed days without events after a site's first rolled-up day count as rolled up (with
     nothing in them), so queries never look for their raw events."""

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from aggregator.demo import planning
 from aggregator.demo.lookups import lookup_tables, parameters
 from aggregator.demo.sql import write_chunk
+from aggregator.rollups import mark_changed
 from aggregator.sites import AdminError, add_site, find_site, publish_snapshot
 from aggregator.store import Store
 
@@ -71,6 +72,13 @@ def generate_demo(
         rows = [(*part, _key(seed, run, part[0].toordinal(), part[1])) for part in chunk]
         done += write_chunk(store, rows, tables, {**params, "key": key})
         log.info("demo: %d of %d events written", done, events)
+    with store.write() as cur:  # days already rolled up count their new events
+        mark_changed(
+            cur,
+            "SELECT $site AS site_id, CAST(d AS DATE) AS day"
+            " FROM generate_series($first, $last, INTERVAL 1 DAY) AS t(d)",
+            {"site": found.id, "first": first_day, "last": last_day},
+        )
     return DemoReport(found.domain, done, days, first_day, last_day, time.monotonic() - started)
 
 

@@ -11,9 +11,11 @@ import orjson
 import pytest
 
 from aggregator.demo import DemoReport, generate_demo
+from aggregator.queries import Query, run_query
+from aggregator.rollups import roll_up_pending
 from aggregator.sites import AdminError, find_site
 from aggregator.store import Store
-from tests.support import ProcessServer
+from tests.support import ManualClock, ProcessServer
 
 TODAY = date(2026, 3, 12)
 EVENTS = 30_000
@@ -348,3 +350,24 @@ def test_the_stats_api_counts_the_demo_traffic(tmp_path: Path) -> None:
         "pageviews": {"value": pageviews},
         "events": {"value": events},
     }
+
+
+def test_demo_traffic_for_rolled_up_days_rolls_them_up_again(tmp_path: Path) -> None:
+    store = Store(tmp_path / "hush.duckdb")
+    try:
+        days = {"events": 3000, "days": 3, "today": date(2026, 3, 9)}
+        generate_demo(store, **days)
+        clock = ManualClock(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+        assert roll_up_pending(store, clock).days == 3
+        site = find_site(store, "demo.example")
+        assert site is not None
+        totals = Query(site.id, date(2026, 3, 7), date(2026, 3, 9), ("visitors", "pageviews"))
+        before = run_query(store, totals)
+        generate_demo(store, **days)
+        raw = run_query(store, totals, use_rollups=False)
+        assert raw[0]["pageviews"] > before[0]["pageviews"]
+        assert run_query(store, totals) == raw  # read raw until rolled up again
+        assert roll_up_pending(store, clock).days == 3
+        assert run_query(store, totals) == raw
+    finally:
+        store.close()
