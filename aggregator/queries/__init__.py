@@ -1,0 +1,77 @@
+"""The one query engine: metrics x dimensions x filters x date range (Plausible Stats API v2).
+
+Every read of traffic goes through ``run_query``. SQL is assembled only from the fixed
+fragments in this package; every value a caller supplies (site, dates, filter values, property
+keys, limits) is a bound parameter.
+
+How the numbers are made (DESIGN.md §4):
+
+- **Sessions** are built at query time from raw events: the events of one visitor id on one
+  local day, split where 30 minutes pass without an event (ids change at local midnight, so
+  sessions end there). A session's source, channel, UTM fields, device, browser, OS and country
+  are those of its first event; its entry and exit pages are its first and last page views.
+  A session is closed 30 minutes after its last event or at midnight; until then its figures
+  are provisional. Because sessions are recomputed from all events every time, it makes no
+  difference whether events arrived in one load or in many.
+- **Bounce**: a session with at most one page view and no interactive custom event
+  (engagement events and events sent with ``interactive: false`` never count).
+- **Visitors** are counted per local day and group, then summed over days: ids are daily, so
+  unique visitors over a range are the sum of daily uniques (exact and additive).
+- **Visit filters** (``visit:*``) keep the sessions whose attribute matches; **event filters**
+  (``event:*``) keep the sessions that contain a matching event, and count only matching events
+  in ``pageviews``, ``events``, ``scroll_depth`` and ``time_on_page``.
+- Grouping by an event property (page, name, props) counts a session as a visit in each group
+  it has events in; grouping by time puts events in the hour, day, week or month of their local
+  time (a session spanning an hour boundary is a visit in both hours).
+"""
+
+from aggregator.queries.engine import build_sql, realtime_visitors, run_query
+from aggregator.queries.raw_sql import SqlParams, raw_per_day, sessions_sql
+from aggregator.queries.rollup_plan import ROLLUP_SPECS, RollupPlan, plan_rollup, spec_name
+from aggregator.queries.vocabulary import (
+    BASE_COLUMNS,
+    DAY_DIMENSIONS,
+    EVENT_DIMENSIONS,
+    INTEGER_METRICS,
+    METRICS,
+    OPERATORS,
+    PER_DAY_COLUMNS,
+    PROPS_PREFIX,
+    SESSION_GAP_MINUTES,
+    TIME_DIMENSIONS,
+    VISIT_DIMENSIONS,
+    Filter,
+    Query,
+    QueryError,
+    check,
+    is_dimension,
+)
+
+__all__ = [
+    "BASE_COLUMNS",
+    "DAY_DIMENSIONS",
+    "EVENT_DIMENSIONS",
+    "INTEGER_METRICS",
+    "METRICS",
+    "OPERATORS",
+    "PER_DAY_COLUMNS",
+    "PROPS_PREFIX",
+    "ROLLUP_SPECS",
+    "SESSION_GAP_MINUTES",
+    "TIME_DIMENSIONS",
+    "VISIT_DIMENSIONS",
+    "Filter",
+    "Query",
+    "QueryError",
+    "RollupPlan",
+    "SqlParams",
+    "build_sql",
+    "check",
+    "is_dimension",
+    "plan_rollup",
+    "raw_per_day",
+    "realtime_visitors",
+    "run_query",
+    "sessions_sql",
+    "spec_name",
+]

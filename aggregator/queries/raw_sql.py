@@ -1,0 +1,213 @@
+"""The SQL over raw events: sessions built at query time (``sessions_sql``) and a query's
+per-day rows from them (``raw_per_day``), with every value a bound parameter (``SqlParams``)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from aggregator.queries.vocabulary import (
+    EVENT_DIMENSIONS,
+    PER_DAY_COLUMNS,
+    PROPS_PREFIX,
+    SESSION_GAP_MINUTES,
+    TIME_DIMENSIONS,
+    VISIT_DIMENSIONS,
+    Filter,
+    Query,
+)
+
+_SESSION_FIRST = {  # session attribute -> the event column its first event gives it
+    "s_source": "source",
+    "s_referrer": "referrer_host || referrer_path",
+    "s_channel": "channel",
+    "s_utm_source": "utm_source",
+    "s_utm_medium": "utm_medium",
+    "s_utm_campaign": "utm_campaign",
+    "s_utm_content": "utm_content",
+    "s_utm_term": "utm_term",
+    "s_browser": "browser",
+    "s_browser_version": "browser_version",
+    "s_os": "os",
+    "s_os_version": "os_version",
+    "s_device": "device",
+    "s_country": "country",
+}
+_PAGE_PROPERTIES = frozenset({"event:page", "event:hostname"})
+
+
+class SqlParams:
+    """Bound parameters, named in order of first use."""
+
+    def __init__(self, **initial: Any) -> None:
+        self.values: dict[str, Any] = dict(initial)
+
+    def add(self, value: Any) -> str:
+        name = f"p{len(self.values)}"
+        self.values[name] = value
+        return f"${name}"
+
+
+def _event_column(dimension: str, params: SqlParams) -> str:
+    if dimension.startswith(PROPS_PREFIX):
+        key = params.add(dimension[len(PROPS_PREFIX) :])
+        return f"coalesce(props[{key}], '(none)')"
+    return EVENT_DIMENSIONS[dimension]
+
+
+def _condition(column: str, item: Filter, params: SqlParams) -> str:
+    values = [params.add(_glob(v) if item.operator == "matches" else v) for v in item.values]
+    if item.operator in ("contains", "not_contains"):
+        clause = " OR ".join(f"contains({column}, {v})" for v in values)
+    elif item.operator == "matches":
+        clause = " OR ".join(f"regexp_full_match({column}, {v})" for v in values)
+    else:
+        clause = f"{column} IN ({', '.join(values)})"
+    negated = item.operator in ("is_not", "not_contains")
+    return f"NOT ({clause})" if negated else f"({clause})"
+
+
+def _glob(pattern: str) -> str:
+    """Plausible's globs as a regular expression: ``**`` any text, ``*`` any but "/"."""
+    parts = re.split(r"(\*\*|\*)", pattern)
+    return "".join(
+        ".*" if part == "**" else "[^/]*" if part == "*" else re.escape(part) for part in parts
+    )
+
+
+def sessions_sql(raw_where: str, attributes: set[str] | None = None) -> str:
+    """CTEs ending in ``sessioned``: the events that match ``raw_where``, each with its
+    session number ``sn`` and its session's attributes (``bounce``, ``duration``, ``s_*``;
+    only the ``s_*`` named in ``attributes`` when given: a smaller query plans faster)."""
+    wanted = set(_SESSION_FIRST) | {"s_entry_page", "s_exit_page"}
+    if attributes is not None:
+        wanted &= attributes
+    first_values = "".join(
+        f",\n        arg_min({column}, rn) AS {name}"
+        for name, column in _SESSION_FIRST.items()
+        if name in wanted
+    )
+    pages = "".join(
+        f",\n        {function}(path, rn) FILTER (WHERE name = 'pageview') AS {name}"
+        for function, name in (("arg_min", "s_entry_page"), ("arg_max", "s_exit_page"))
+        if name in wanted
+    )
+    return f"""
+ordered AS (
+    -- A total order within a visitor's day, on content alone, so that events sent at the same
+    -- instant always fall the same way (page views first): sessions, entry pages and sources
+    -- come out identical however and whenever they are computed.
+    SELECT *, row_number() OVER (
+        PARTITION BY day, visitor
+        ORDER BY ts, name <> 'pageview', name, path, source, referrer_host, referrer_path,
+                 utm_source, utm_medium, utm_campaign, utm_content, utm_term, channel
+    ) AS rn
+    FROM events WHERE {raw_where}
+),
+marked AS (
+    SELECT *, CASE WHEN lag(ts) OVER w IS NULL
+                     OR ts - lag(ts) OVER w > INTERVAL {SESSION_GAP_MINUTES} MINUTE
+                   THEN 1 ELSE 0 END AS starts
+    FROM ordered
+    WINDOW w AS (PARTITION BY day, visitor ORDER BY rn)
+),
+ev AS (
+    SELECT *, sum(starts) OVER (PARTITION BY day, visitor ORDER BY rn
+                                ROWS UNBOUNDED PRECEDING) AS sn
+    FROM marked
+),
+s AS (
+    SELECT day, visitor, sn,
+        count(*) FILTER (WHERE name = 'pageview') <= 1
+            AND count(*) FILTER (WHERE name NOT IN ('pageview', 'engagement')
+                                 AND interactive) = 0 AS bounce,
+        epoch(max(ts) - min(ts)) AS duration{pages}{first_values}
+    FROM ev GROUP BY day, visitor, sn
+),
+sessioned AS (
+    SELECT ev.* EXCLUDE (rn, starts), s.* EXCLUDE (day, visitor, sn)
+    FROM ev JOIN s USING (day, visitor, sn)
+)"""  # noqa: S608 - only fixed fragments
+
+
+def raw_per_day(
+    query: Query,
+    params: SqlParams,
+    *,
+    skip_rolled: bool = False,
+    sessions: str | None = None,
+    carry: tuple[str, ...] = (),
+) -> str:
+    """CTEs over raw events ending in ``per_day_raw``: one row per local day and group, with
+    ``g0, g1, ...`` for the query's dimensions and the ``BASE_COLUMNS``. ``sessions`` names a
+    table that already holds ``sessioned`` rows (rollups compute them once per day); the
+    ``per_session`` CTE before it keeps the session attributes named in ``carry``."""
+    used = set(query.dimensions) | {f.dimension for f in query.filters}
+    raw_where = ["site_id = $site", "day BETWEEN $raw_from AND $raw_to"]
+    if skip_rolled:
+        raw_where.append("day NOT IN (SELECT day FROM rolled_days WHERE site_id = $site)")
+    if query.since is not None:
+        raw_where.append(f"ts >= {params.add(query.since)}")
+    # A page is a page view's page (as in Plausible): custom events do not make page rows.
+    counted = ["name IN ('pageview', 'engagement')"] if used & _PAGE_PROPERTIES else []
+    event_filters = [
+        _condition(_event_column(f.dimension, params), f, params)
+        for f in query.filters
+        if not f.dimension.startswith("visit:")
+    ]
+    visit_filters = [
+        _condition(VISIT_DIMENSIONS[f.dimension], f, params)
+        for f in query.filters
+        if f.dimension.startswith("visit:")
+    ]
+    if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
+        visit_filters.append("s_entry_page IS NOT NULL")  # sessions without a page view
+    keep = " AND ".join([*visit_filters, *counted, *event_filters]) or "true"
+    groups = []
+    for dimension in query.dimensions:
+        if dimension in TIME_DIMENSIONS:
+            groups.append(TIME_DIMENSIONS[dimension])
+        elif dimension in VISIT_DIMENSIONS:
+            groups.append(VISIT_DIMENSIONS[dimension])
+        else:
+            groups.append(_event_column(dimension, params))
+    aliases = [f"g{i}" for i in range(len(groups))]
+    group_select = "".join(
+        f"{expr} AS {alias}, " for expr, alias in zip(groups, aliases, strict=True)
+    )
+    session_keys = ", ".join(["day", *aliases, "visitor", "sn"])
+    day_keys = ", ".join(["day", *aliases])
+    needed = {
+        VISIT_DIMENSIONS[d]
+        for d in [*query.dimensions, *(f.dimension for f in query.filters)]
+        if d in VISIT_DIMENSIONS
+    }
+    if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
+        needed.add("s_entry_page")
+    prefix = "" if sessions else sessions_sql(" AND ".join(raw_where), needed) + ","
+    carried = "".join(f", any_value({column}) AS {column}" for column in carry)
+    return f"""{prefix}
+fe AS (
+    SELECT * FROM {sessions or "sessioned"} WHERE {keep}
+),
+per_page AS (
+    -- Engagement is per page of a visit: its deepest scroll, and its engaged time summed over
+    -- the reports the snippet sent while the page was open.
+    SELECT day, {group_select}visitor, sn, path AS page, any_value(bounce) AS bounce,
+        any_value(duration) AS duration,
+        count(*) FILTER (WHERE name = 'pageview') AS pv,
+        count(*) FILTER (WHERE name <> 'engagement') AS ev,
+        max(scroll_depth) FILTER (WHERE name = 'engagement') AS sd_max,
+        sum(engaged_ms) FILTER (WHERE name = 'engagement') AS em_total{carried}
+    FROM fe GROUP BY {session_keys}, path
+),
+per_session AS (
+    SELECT {session_keys}, any_value(bounce) AS bounce, any_value(duration) AS duration,
+        sum(pv) AS pv, sum(ev) AS ev,
+        sum(sd_max) AS sd_sum, count(sd_max) AS sd_n,
+        sum(em_total) AS em_sum, count(em_total) AS em_n{carried}
+    FROM per_page GROUP BY {session_keys}
+),
+per_day_raw AS (
+    SELECT {day_keys}, {PER_DAY_COLUMNS} FROM per_session GROUP BY {day_keys}
+)"""  # noqa: S608 - only fixed fragments; every value is a bound parameter

@@ -1,0 +1,89 @@
+"""The rollups kept per site and day, and the plan for reading a query from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from aggregator.queries.vocabulary import DAY_DIMENSIONS, VISIT_DIMENSIONS, Query, QueryError
+
+
+@dataclass(frozen=True, slots=True)
+class RollupPlan:
+    spec: str  # the rollup's name: its dimensions joined by "|"
+    dimensions: tuple[str, ...]  # the rollup's dimensions, in the order of g0, g1
+    raw_from: date  # the days not rolled up lie in raw_from..raw_to (empty when from > to)
+    raw_to: date
+
+
+# The rollups kept per site and day: totals, every event and visit property, and the pairs the
+# dashboard combines (a filter on one, a breakdown by the other). Custom properties, hours and
+# other pairs are answered from raw events, so only for the raw retention period.
+ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
+    (),
+    *((dimension,) for dimension in ("event:page", "event:hostname", "event:name")),
+    *((dimension,) for dimension in VISIT_DIMENSIONS),
+    *(
+        (visit, event)
+        for event in ("event:page", "event:name")
+        for visit in ("visit:source", "visit:channel", "visit:utm_campaign", "visit:country")
+    ),
+    ("visit:device", "event:page"),
+    ("time:hour",),  # a day's graph by the hour (local hours of the site's time zone)
+)
+
+
+def spec_name(dimensions: tuple[str, ...]) -> str:
+    return "|".join(dimensions)
+
+
+def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
+    """How to read rolled-up days for ``query``, or None when they are read raw.
+
+    Rollups answer a query exactly when a rollup holds all its dimensions and filters and every
+    filter picks one value (two values could count one visitor twice). Otherwise the rolled-up
+    days are read from raw events, which is only possible within raw retention: past it, the
+    query fails with a QueryError saying so, never with a silently wrong number.
+    """
+    rolled_days = cur.execute(
+        "SELECT day, raw_purged, hourly FROM rolled_days"
+        " WHERE site_id = $site AND day BETWEEN $date_from AND $date_to",
+        {"site": query.site_id, "date_from": query.date_from, "date_to": query.date_to},
+    ).fetchall()
+    if not rolled_days:
+        return None
+    wanted = {d for d in query.dimensions if d not in DAY_DIMENSIONS}
+    wanted |= {f.dimension for f in query.filters}
+    exact = (
+        query.since is None
+        and all(f.operator == "is" and len(f.values) == 1 for f in query.filters)
+        # Days rolled up before hourly rollups existed have none.
+        and ("time:hour" not in wanted or all(hourly for _, _, hourly in rolled_days))
+    )
+    if exact:
+        rolled = {row[0] for row in rolled_days}
+        # Before a site's first finally rolled-up day there are no events (the job rolls up
+        # every closed day from the first one on, empty days included), so only later days are
+        # raw. (An open day's provisional rollup says nothing about the days before it.)
+        first = cur.execute(
+            "SELECT min(day) FROM rolled_days WHERE site_id = $site AND NOT provisional",
+            {"site": query.site_id},
+        ).fetchone()[0]
+        start = query.date_from if first is None else max(query.date_from, first)
+        raw = [
+            day
+            for day in (start + timedelta(days=n) for n in range((query.date_to - start).days + 1))
+            if day not in rolled
+        ]
+        raw_from, raw_to = (raw[0], raw[-1]) if raw else (query.date_to, query.date_from)
+        for spec in ROLLUP_SPECS:
+            if set(spec) == wanted and len(spec) == len(wanted):
+                return RollupPlan(spec_name(spec), spec, raw_from, raw_to)
+    if any(purged for _, purged, _ in rolled_days):
+        raise QueryError(
+            "raw events of some days in this range are deleted (raw retention), and no rollup"
+            " holds this combination of properties, filters and interval; see the README for"
+            " the combinations a long range can answer"
+        )
+    return None
