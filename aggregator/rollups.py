@@ -57,8 +57,10 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
     rows = 0
     day_params = {"site": site_id, "raw_from": day, "raw_to": day}
     with store.write() as cur:
-        timezone = cur.execute("SELECT timezone FROM sites WHERE id = $site", {"site": site_id})
-        local_hours = {"tz": timezone.fetchone()[0]}
+        [(timezone,)] = cur.execute(
+            "SELECT timezone FROM sites WHERE id = $site", {"site": site_id}
+        ).fetchall()
+        local_hours = {"tz": timezone}
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE day_sessions AS WITH"  # noqa: S608
             + sessions_sql("site_id = $site AND day BETWEEN $raw_from AND $raw_to")

@@ -97,12 +97,12 @@ def update_site(
 
 
 def remove_site(store: Store, domain: str) -> Site:
-    """Delete a site with all its events and counts."""
+    """Delete a site with all its events, counts and rollups."""
     site = find_site(store, domain)
     if site is None:
         raise AdminError(f"{domain} is not a site")
     with store.write() as cur:
-        for table in ("events", "intake_counts"):
+        for table in ("events", "intake_counts", "rollups", "rolled_days"):
             cur.execute(f"DELETE FROM {table} WHERE site_id = $id", {"id": site.id})  # noqa: S608
         cur.execute("DELETE FROM sites WHERE id = $id", {"id": site.id})
     return site

@@ -13,7 +13,7 @@ import pytest
 from aggregator.demo import DemoReport, generate_demo
 from aggregator.queries import Query, run_query
 from aggregator.rollups import roll_up_pending
-from aggregator.sites import AdminError, find_site
+from aggregator.sites import AdminError, find_site, remove_site
 from aggregator.store import Store
 from tests.support import ManualClock, ProcessServer
 
@@ -369,5 +369,19 @@ def test_demo_traffic_for_rolled_up_days_rolls_them_up_again(tmp_path: Path) -> 
         assert run_query(store, totals) == raw  # read raw until rolled up again
         assert roll_up_pending(store, clock).days == 3
         assert run_query(store, totals) == raw
+    finally:
+        store.close()
+
+
+def test_removing_a_site_deletes_its_rollups_with_its_events(tmp_path: Path) -> None:
+    store = Store(tmp_path / "hush.duckdb")
+    try:
+        generate_demo(store, events=1000, days=2, today=date(2026, 3, 9))
+        roll_up_pending(store, ManualClock(datetime(2026, 3, 10, 12, 0, tzinfo=UTC)))
+        remove_site(store, "demo.example")
+        with store.read() as cur:
+            for table in ("events", "intake_counts", "rollups", "rolled_days"):
+                count = cur.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+                assert count == (0,), table
     finally:
         store.close()
