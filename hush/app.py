@@ -91,6 +91,7 @@ class HushApp:
             self.store,
             self.clock,
             retention_days=settings.raw_retention_days,
+            interval=settings.maintenance_interval,
             live_interval=settings.live_rollup_interval,
         )
         self.keys = ApiKeys(self.store)

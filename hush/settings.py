@@ -66,6 +66,9 @@ class Settings:
     raw_retention_days: int = _setting(
         30, "Days raw events are kept; older ones are deleted once their rollups are complete."
     )
+    maintenance_interval: float = _setting(
+        60.0, "Seconds between maintenance passes: rollups of closed days, then raw retention."
+    )
     live_rollup_interval: float = _setting(
         10.0,
         "Seconds between rebuilds of today's rollups while events arrive (never more than a"
