@@ -66,7 +66,8 @@ def expired_raw(store: Store, retention_days: int, now: float) -> RetentionRepor
             row = cur.execute(
                 "SELECT min(day), max(day), count(*),"
                 " count(*) FILTER (WHERE day NOT IN"
-                "   (SELECT day FROM rolled_days WHERE site_id = $site AND NOT provisional))"
+                "   (SELECT day FROM rolled_days"
+                "     WHERE site_id = $site AND NOT provisional AND NOT stale))"
                 " FROM events WHERE site_id = $site AND day < $cutoff",
                 {"site": site_id, "cutoff": cutoff},
             ).fetchone()
@@ -91,7 +92,8 @@ def purge_raw(store: Store, retention_days: int, clock: Clock, *, dry_run: bool)
             params = {"site": site_id, "cutoff": cutoff}
             deleted = cur.execute(
                 "DELETE FROM events WHERE site_id = $site AND day < $cutoff AND day IN"
-                " (SELECT day FROM rolled_days WHERE site_id = $site AND NOT provisional)",
+                " (SELECT day FROM rolled_days"
+                "   WHERE site_id = $site AND NOT provisional AND NOT stale)",
                 params,
             ).fetchone()
             report.deleted += int(deleted[0]) if deleted else 0

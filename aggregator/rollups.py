@@ -3,8 +3,8 @@
 A day is rolled up for good once it is over in the site's time zone (plus a grace period for
 the spool to drain), from the same per-day SQL the query engine runs on raw events, so a range
 reads the same numbers from rollups as from raw events. Rolling a day up again replaces its
-rows: the job is safe to run twice, and late events (the loader drops the day's ``rolled_days``
-row) are picked up by the next pass.
+rows: the job is safe to run twice, and late events (the loader marks the day's ``rolled_days``
+row stale, and queries read the day raw meanwhile) are picked up by the next pass.
 
 A day still open (today) gets a *provisional* rollup, rebuilt from its raw events every
 ``HUSH_LIVE_ROLLUP_INTERVAL`` seconds while events arrive, so that a dashboard never computes
@@ -134,7 +134,7 @@ def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:
             rows = cur.execute(
                 "SELECT DISTINCT day FROM events WHERE site_id = $site AND day < $before"
                 " AND day NOT IN (SELECT day FROM rolled_days"
-                "   WHERE site_id = $site AND NOT provisional)"
+                "   WHERE site_id = $site AND NOT provisional AND NOT stale)"
                 " ORDER BY day",
                 {"site": site_id, "before": before},
             ).fetchall()
@@ -190,17 +190,13 @@ def drop_provisional(store: Store) -> None:
 
 
 def mark_changed(cur: Any, changed: str, params: dict[str, Any] | None = None) -> None:
-    """Days that received events after they were rolled up: a final rollup is dropped (the day
-    rolls up again at the next pass; queries read its raw events meanwhile), a provisional one
-    is marked stale (it keeps answering until its rebuild). ``changed`` is a fixed SQL query
-    of (site_id, day) pairs; ``params`` are its bound values."""
-    changed_days = f"(site_id, day) IN (SELECT (site_id, day) FROM ({changed}))"  # noqa: S608
+    """Days that received events after they were rolled up turn stale: a closed day is read
+    raw until the next pass rolls it up again, an open day's provisional rollup keeps answering
+    until its rebuild. ``changed`` is a fixed SQL query of (site_id, day) pairs; ``params`` are
+    its bound values."""
     cur.execute(
-        f"DELETE FROM rolled_days WHERE NOT raw_purged AND NOT provisional AND {changed_days}",  # noqa: S608
-        params,
-    )
-    cur.execute(
-        f"UPDATE rolled_days SET stale = true WHERE provisional AND {changed_days}",  # noqa: S608
+        "UPDATE rolled_days SET stale = true WHERE NOT raw_purged AND (site_id, day) IN"  # noqa: S608
+        f" (SELECT (site_id, day) FROM ({changed}))",
         params,
     )
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from aggregator.queries.raw_sql import SqlParams, raw_per_day
-from aggregator.queries.rollup_plan import RollupPlan, plan_rollup
+from aggregator.queries.rollup_plan import ANSWERING_DAYS, RollupPlan, plan_rollup
 from aggregator.queries.vocabulary import (
     BASE_COLUMNS,
     DAY_DIMENSIONS,
@@ -80,7 +80,12 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
                 groups.append(f"CAST(r.g{rollup.dimensions.index(dimension)} AS TIMESTAMP)")
             else:
                 groups.append(f"g{rollup.dimensions.index(dimension)}")
-        wheres = ["r.site_id = $site", "r.spec = $spec", "r.day BETWEEN $date_from AND $date_to"]
+        wheres = [
+            "r.site_id = $site",
+            "r.spec = $spec",
+            "r.day BETWEEN $date_from AND $date_to",
+            f"r.day IN ({ANSWERING_DAYS})",
+        ]
         for item in query.filters:
             column = f"g{rollup.dimensions.index(item.dimension)}"
             wheres.append(f"r.{column} = {params.add(item.values[0])}")

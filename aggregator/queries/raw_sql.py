@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from aggregator.queries.rollup_plan import ANSWERING_DAYS
 from aggregator.queries.vocabulary import (
     EVENT_DIMENSIONS,
     PER_DAY_COLUMNS,
@@ -145,7 +146,7 @@ def raw_per_day(
     used = set(query.dimensions) | {f.dimension for f in query.filters}
     raw_where = ["site_id = $site", "day BETWEEN $raw_from AND $raw_to"]
     if skip_rolled:
-        raw_where.append("day NOT IN (SELECT day FROM rolled_days WHERE site_id = $site)")
+        raw_where.append(f"day NOT IN ({ANSWERING_DAYS})")
     if query.since is not None:
         raw_where.append(f"ts >= {params.add(query.since)}")
     # A page is a page view's page (as in Plausible): custom events do not make page rows.

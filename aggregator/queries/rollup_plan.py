@@ -34,6 +34,12 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
 )
 
 
+# The days whose rollups answer queries: final rollups with no late events since, and open
+# days' provisional ones (which lag by design). A day with late events is read raw until it
+# rolls up again, never from its outdated rows.
+ANSWERING_DAYS = "SELECT day FROM rolled_days WHERE site_id = $site AND (provisional OR NOT stale)"
+
+
 def spec_name(dimensions: tuple[str, ...]) -> str:
     return "|".join(dimensions)
 
@@ -47,7 +53,7 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     query fails with a QueryError saying so, never with a silently wrong number.
     """
     rolled_days = cur.execute(
-        "SELECT day, raw_purged, hourly FROM rolled_days"
+        "SELECT day, raw_purged, hourly, provisional OR NOT stale FROM rolled_days"
         " WHERE site_id = $site AND day BETWEEN $date_from AND $date_to",
         {"site": query.site_id, "date_from": query.date_from, "date_to": query.date_to},
     ).fetchall()
@@ -59,10 +65,10 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
         query.since is None
         and all(f.operator == "is" and len(f.values) == 1 for f in query.filters)
         # Days rolled up before hourly rollups existed have none.
-        and ("time:hour" not in wanted or all(hourly for _, _, hourly in rolled_days))
+        and ("time:hour" not in wanted or all(row[2] for row in rolled_days))
     )
     if exact:
-        rolled = {row[0] for row in rolled_days}
+        rolled = {day for day, _, _, answers in rolled_days if answers}
         # Before a site's first finally rolled-up day there are no events (the job rolls up
         # every closed day from the first one on, empty days included), so only later days are
         # raw. (An open day's provisional rollup says nothing about the days before it.)
@@ -80,7 +86,7 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
         for spec in ROLLUP_SPECS:
             if set(spec) == wanted and len(spec) == len(wanted):
                 return RollupPlan(spec_name(spec), spec, raw_from, raw_to)
-    if any(purged for _, purged, _ in rolled_days):
+    if any(row[1] for row in rolled_days):
         raise QueryError(
             "raw events of some days in this range are deleted (raw retention), and no rollup"
             " holds this combination of properties, filters and interval; see the README for"

@@ -254,20 +254,24 @@ def test_late_events_for_a_rolled_up_day_roll_it_up_again(tmp_path: Path) -> Non
     try:
         hush.cli("sites", "add", "example.com")
         hush.add_key()
-        hush.pageview("https://example.com/")
-        hush.wait_for_events(1)
-        clock.set(utc(2026, 3, 2, 10, 0))
+        for day in (1, 2):
+            clock.set(utc(2026, 3, day, 10, 0))
+            hush.pageview("https://example.com/")
+            hush.wait_for_events(1)
+        clock.set(utc(2026, 3, 3, 10, 0))
         store = hush.app.store
-        assert roll_up_pending(store, clock).days == 1
+        assert roll_up_pending(store, clock).days == 2
         # A segment of a collector that died on 2026-03-01 is found and loaded late.
         late = orjson.loads(_line("/late"))
         late["d"] = (date(2026, 3, 1) - date(1970, 1, 1)).days
         segment = hush.settings.spool_dir / "00000000000000001-1-late.seg"
         segment.write_bytes(orjson.dumps(late) + b"\n")
         wait_until(lambda: not segment.exists(), what="the late segment to load")
+        days = Query(1, date(2026, 3, 1), date(2026, 3, 2), ("pageviews",))
+        # 03-01 is read raw until it rolls up again (never its old rollup as well), 03-02 not.
+        assert run_query(store, days) == [{"pageviews": 3}]
         assert roll_up_pending(store, clock).days == 1
-        day = Query(1, date(2026, 3, 1), date(2026, 3, 1), ("pageviews",))
-        assert run_query(store, day) == [{"pageviews": 2}]
+        assert run_query(store, days) == [{"pageviews": 3}]
     finally:
         hush.stop()
 
@@ -355,8 +359,11 @@ def test_an_upgrade_rolls_kept_days_up_again_and_cannot_invent_past_hours(tmp_pa
     store = Store(path)
     try:
         with store.read() as cur:
-            rows = cur.execute("SELECT day, hourly FROM rolled_days ORDER BY day").fetchall()
-        assert rows == [(date(2026, 3, 1), False)]  # 03-02 rolls up again, with its hours
+            rows = cur.execute("SELECT day, hourly, stale FROM rolled_days ORDER BY day")
+            assert rows.fetchall() == [
+                (date(2026, 3, 1), False, False),  # past retention: no hours, ever
+                (date(2026, 3, 2), True, True),  # rolls up again, with its hours
+            ]
         hours = Query(1, date(2026, 3, 1), date(2026, 3, 2), ("visitors",), ("time:hour",))
         with pytest.raises(QueryError, match="retention"):
             run_query(store, hours)
