@@ -127,31 +127,33 @@ def _insert_rollup(cur: Any, site_id: int, spec: tuple[str, ...]) -> int:
 
 
 def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:
-    """Closed local days with raw events that are not rolled up for good (or changed since)."""
-    with store.read() as cur:
-        pending = []
-        for site_id, before in _closed_before(cur, now):
-            rows = cur.execute(
-                "SELECT DISTINCT day FROM events WHERE site_id = $site AND day < $before"
-                " AND day NOT IN (SELECT day FROM rolled_days"
-                "   WHERE site_id = $site AND NOT provisional AND NOT stale)"
-                " ORDER BY day",
-                {"site": site_id, "before": before},
-            ).fetchall()
-            pending.extend((site_id, row[0]) for row in rows)
-    return pending
+    """Closed local days with raw events and no current final rollup (none, or stale)."""
+    return _days_with_events(
+        store,
+        now,
+        "day < $before AND day NOT IN (SELECT day FROM rolled_days"
+        "  WHERE site_id = $site AND NOT provisional AND NOT stale)",
+    )
 
 
 def open_days_to_refresh(store: Store, now: float) -> list[tuple[int, date]]:
     """Open local days with raw events whose provisional rollup is missing or stale."""
+    return _days_with_events(
+        store,
+        now,
+        "day >= $before AND day NOT IN (SELECT day FROM rolled_days"
+        "  WHERE site_id = $site AND NOT stale)",
+    )
+
+
+def _days_with_events(store: Store, now: float, which: str) -> list[tuple[int, date]]:
+    """(site, day) of each site's days with events that meet ``which`` (a fixed condition on
+    ``$site`` and ``$before``, the site's first day not closed yet), in order."""
     with store.read() as cur:
         pending = []
         for site_id, before in _closed_before(cur, now):
             rows = cur.execute(
-                "SELECT DISTINCT day FROM events WHERE site_id = $site AND day >= $before"
-                " AND day NOT IN (SELECT day FROM rolled_days"
-                "   WHERE site_id = $site AND NOT stale)"
-                " ORDER BY day",
+                f"SELECT DISTINCT day FROM events WHERE site_id = $site AND {which} ORDER BY day",  # noqa: S608
                 {"site": site_id, "before": before},
             ).fetchall()
             pending.extend((site_id, row[0]) for row in rows)
