@@ -22,6 +22,7 @@ from aggregator.queries import (
     BASE_COLUMNS,
     PER_DAY_COLUMNS,
     ROLLUP_SPECS,
+    ROLLUP_VERSION,
     VISIT_DIMENSIONS,
     Query,
     SqlParams,
@@ -95,13 +96,14 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
             cur.execute(f"DROP TABLE base_{n}")
         cur.execute(
             "INSERT OR REPLACE INTO rolled_days"
-            " (site_id, day, rolled_at, raw_purged, provisional, stale)"
-            " VALUES ($site, $day, $now, false, $provisional, false)",
+            " (site_id, day, rolled_at, raw_purged, provisional, stale, rollup_version)"
+            " VALUES ($site, $day, $now, false, $provisional, false, $version)",
             {
                 "site": site_id,
                 "day": day,
                 "now": datetime.now(UTC).replace(tzinfo=None),
                 "provisional": provisional,
+                "version": ROLLUP_VERSION,
             },
         )
     return rows
@@ -127,12 +129,15 @@ def _insert_rollup(cur: Any, site_id: int, spec: tuple[str, ...]) -> int:
 
 
 def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:
-    """Closed local days with raw events and no current final rollup (none, or stale)."""
+    """Closed local days with raw events and no current final rollup (none, stale, or of an
+    older rollup version while the raw events are kept)."""
     return _days_with_events(
         store,
         now,
         "day < $before AND day NOT IN (SELECT day FROM rolled_days"
-        "  WHERE site_id = $site AND NOT provisional AND NOT stale)",
+        "  WHERE site_id = $site AND NOT provisional AND NOT stale"
+        "  AND (rollup_version >= $version OR raw_purged))",
+        version=ROLLUP_VERSION,
     )
 
 
@@ -146,15 +151,17 @@ def open_days_to_refresh(store: Store, now: float) -> list[tuple[int, date]]:
     )
 
 
-def _days_with_events(store: Store, now: float, which: str) -> list[tuple[int, date]]:
+def _days_with_events(
+    store: Store, now: float, which: str, **params: Any
+) -> list[tuple[int, date]]:
     """(site, day) of each site's days with events that meet ``which`` (a fixed condition on
-    ``$site`` and ``$before``, the site's first day not closed yet), in order."""
+    ``$site``, ``$before``, the site's first day not closed yet, and ``params``), in order."""
     with store.read() as cur:
         pending = []
         for site_id, before in _closed_before(cur, now):
             rows = cur.execute(
                 f"SELECT DISTINCT day FROM events WHERE site_id = $site AND {which} ORDER BY day",  # noqa: S608
-                {"site": site_id, "before": before},
+                {"site": site_id, "before": before, **params},
             ).fetchall()
             pending.extend((site_id, row[0]) for row in rows)
     return pending
@@ -209,14 +216,20 @@ def _mark_empty_days(store: Store, now: float) -> None:
     with store.write() as cur:
         for site_id, before in _closed_before(cur, now):
             cur.execute(
-                "INSERT OR IGNORE INTO rolled_days (site_id, day, rolled_at, raw_purged)"
-                " SELECT $site, CAST(d AS DATE), $now, false FROM generate_series("
+                "INSERT OR IGNORE INTO rolled_days"
+                " (site_id, day, rolled_at, raw_purged, rollup_version)"
+                " SELECT $site, CAST(d AS DATE), $now, false, $version FROM generate_series("
                 "   (SELECT min(day) FROM rolled_days WHERE site_id = $site AND NOT provisional),"
                 "   CAST($before AS DATE) - 1, INTERVAL 1 DAY) AS t(d)"
                 " WHERE EXISTS (SELECT 1 FROM rolled_days WHERE site_id = $site)"
                 " AND NOT EXISTS (SELECT 1 FROM events"
                 "   WHERE site_id = $site AND day = CAST(d AS DATE))",
-                {"site": site_id, "before": before, "now": datetime.now(UTC).replace(tzinfo=None)},
+                {
+                    "site": site_id,
+                    "before": before,
+                    "now": datetime.now(UTC).replace(tzinfo=None),
+                    "version": ROLLUP_VERSION,
+                },
             )
 
 

@@ -27,7 +27,13 @@ How the numbers are made (DESIGN.md §4):
 
 from aggregator.queries.engine import build_sql, realtime_visitors, run_query
 from aggregator.queries.raw_sql import SqlParams, raw_per_day, sessions_sql
-from aggregator.queries.rollup_plan import ROLLUP_SPECS, RollupPlan, plan_rollup, spec_name
+from aggregator.queries.rollup_plan import (
+    ROLLUP_SPECS,
+    ROLLUP_VERSION,
+    RollupPlan,
+    plan_rollup,
+    spec_name,
+)
 from aggregator.queries.vocabulary import (
     BASE_COLUMNS,
     DAY_DIMENSIONS,
@@ -57,6 +63,7 @@ __all__ = [
     "PER_DAY_COLUMNS",
     "PROPS_PREFIX",
     "ROLLUP_SPECS",
+    "ROLLUP_VERSION",
     "SESSION_GAP_MINUTES",
     "TIME_DIMENSIONS",
     "VISIT_DIMENSIONS",

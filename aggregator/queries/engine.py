@@ -72,6 +72,7 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
     rolled = ""
     if rollup is not None:
         params.values["spec"] = rollup.spec
+        params.values["rollup_version"] = rollup.version
         groups = []
         for dimension in query.dimensions:
             if dimension in DAY_DIMENSIONS:

@@ -15,6 +15,7 @@ class RollupPlan:
     dimensions: tuple[str, ...]  # the rollup's dimensions, in the order of g0, g1
     raw_from: date  # the days not rolled up lie in raw_from..raw_to (empty when from > to)
     raw_to: date
+    version: int  # the rollup version that first holds this rollup
 
 
 # The rollups kept per site and day: totals, every event and visit property, and the pairs the
@@ -30,14 +31,35 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
         for visit in ("visit:source", "visit:channel", "visit:utm_campaign", "visit:country")
     ),
     ("visit:device", "event:page"),
-    ("time:hour",),  # a day's graph by the hour (local hours of the site's time zone)
+    # A day's graph by the hour (local hours of the site's time zone), whole and by visit source,
+    # channel, campaign, country and device.
+    ("time:hour",),
+    *(
+        (visit, "time:hour")
+        for visit in (
+            "visit:source",
+            "visit:channel",
+            "visit:utm_campaign",
+            "visit:country",
+            "visit:device",
+        )
+    ),
 )
+# Each day's rollups are those of the version it was rolled up with (``rolled_days``). A version
+# that adds rollups rolls up again the days whose raw events are kept; days past retention keep
+# what they have, and a query needing a rollup they lack answers 400. Bump ROLLUP_VERSION and
+# note the new rollups' version here whenever ROLLUP_SPECS grows.
+ROLLUP_VERSION = 2
+_ADDED_IN = {spec: 2 for spec in ROLLUP_SPECS if "time:hour" in spec}
 
 
 # The days whose rollups answer queries: final rollups with no late events since, and open
 # days' provisional ones (which lag by design). A day with late events is read raw until it
 # rolls up again, never from its outdated rows.
-ANSWERING_DAYS = "SELECT day FROM rolled_days WHERE site_id = $site AND (provisional OR NOT stale)"
+ANSWERING_DAYS = (
+    "SELECT day FROM rolled_days WHERE site_id = $site AND (provisional OR NOT stale)"
+    " AND rollup_version >= $rollup_version"
+)
 
 
 def spec_name(dimensions: tuple[str, ...]) -> str:
@@ -53,7 +75,7 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     query fails with a QueryError saying so, never with a silently wrong number.
     """
     rolled_days = cur.execute(
-        "SELECT day, raw_purged, hourly, provisional OR NOT stale FROM rolled_days"
+        "SELECT day, raw_purged, provisional OR NOT stale, rollup_version FROM rolled_days"
         " WHERE site_id = $site AND day BETWEEN $date_from AND $date_to",
         {"site": query.site_id, "date_from": query.date_from, "date_to": query.date_to},
     ).fetchall()
@@ -61,14 +83,18 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
         return None
     wanted = {d for d in query.dimensions if d not in DAY_DIMENSIONS}
     wanted |= {f.dimension for f in query.filters}
+    spec = next((s for s in ROLLUP_SPECS if set(s) == wanted and len(s) == len(wanted)), None)
+    version = _ADDED_IN.get(spec, 1) if spec is not None else ROLLUP_VERSION
     exact = (
-        query.since is None
+        spec is not None
+        and query.since is None
         and all(f.operator == "is" and len(f.values) == 1 for f in query.filters)
-        # Days rolled up before hourly rollups existed have none.
-        and ("time:hour" not in wanted or all(row[2] for row in rolled_days))
+        # Days past retention rolled up before this rollup existed cannot answer it.
+        and all(v >= version for _, purged, _, v in rolled_days if purged)
     )
     if exact:
-        rolled = {day for day, _, _, answers in rolled_days if answers}
+        assert spec is not None
+        rolled = {day for day, _, answers, v in rolled_days if answers and v >= version}
         # Before a site's first finally rolled-up day there are no events (the job rolls up
         # every closed day from the first one on, empty days included), so only later days are
         # raw. (An open day's provisional rollup says nothing about the days before it.)
@@ -82,10 +108,9 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
             for day in (start + timedelta(days=n) for n in range((query.date_to - start).days + 1))
             if day not in rolled
         ]
-        raw_from, raw_to = (raw[0], raw[-1]) if raw else (query.date_to, query.date_from)
-        for spec in ROLLUP_SPECS:
-            if set(spec) == wanted and len(spec) == len(wanted):
-                return RollupPlan(spec_name(spec), spec, raw_from, raw_to)
+        none = (query.date_to + timedelta(days=1), query.date_to)  # an empty range
+        raw_from, raw_to = (raw[0], raw[-1]) if raw else none
+        return RollupPlan(spec_name(spec), spec, raw_from, raw_to, version)
     if any(row[1] for row in rolled_days):
         raise QueryError(
             "raw events of some days in this range are deleted (raw retention), and no rollup"

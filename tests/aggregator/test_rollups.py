@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 
+from aggregator.demo import generate_demo
 from aggregator.queries import (
     METRICS,
     ROLLUP_SPECS,
@@ -20,9 +21,16 @@ from aggregator.queries import (
     Filter,
     Query,
     QueryError,
+    plan_rollup,
     run_query,
 )
-from aggregator.rollups import open_days_to_refresh, refresh_open_days, roll_up_pending
+from aggregator.rollups import (
+    days_to_roll_up,
+    open_days_to_refresh,
+    refresh_open_days,
+    roll_up_pending,
+)
+from aggregator.sites import find_site
 from aggregator.store import Store, migrate
 from tests.aggregator.test_loader import _line
 from tests.support import (
@@ -151,6 +159,14 @@ def all_queries(site_id: int, last: date) -> list[Query]:
             ("time:day",),
             (Filter("is", "visit:device", ("Mobile",)),),
         ),
+        Query(
+            site_id,
+            FIRST_DAY,
+            last,
+            metrics,
+            ("time:hour",),
+            (Filter("is", "visit:source", ("Google",)),),
+        ),
     ]
     return queries
 
@@ -221,11 +237,15 @@ def test_retention_deletes_old_raw_events_and_their_bytes_and_keeps_rollups(
     hourly = hush.results("timeseries", site_id="example.com", metrics="pageviews", **hours)
     assert len(hourly) == 5 * 24  # every hour of the range, from rollups (local hours)
     assert sum(point["pageviews"] for point in hourly) == sum(row["pageviews"] for row in before)
-    mobile_hourly = hush.stats(
+    mobile = hush.results(
         "timeseries", site_id="example.com", filters="visit:device==Mobile", **hours
     )
-    assert mobile_hourly.status_code == 400  # no rollup holds hours by device
-    assert "retention" in mobile_hourly.json()["error"]
+    assert len(mobile) == 5 * 24  # hours by device are rolled up too
+    chrome_hourly = hush.stats(
+        "timeseries", site_id="example.com", filters="visit:browser==Chrome", **hours
+    )
+    assert chrome_hourly.status_code == 400  # no rollup holds hours by browser
+    assert "retention" in chrome_hourly.json()["error"]
     props = hush.stats(
         "breakdown",
         site_id="example.com",
@@ -347,27 +367,52 @@ def test_turning_live_rollups_off_reads_today_raw_again(tmp_path: Path) -> None:
         restarted.wait_for_events(2)
 
 
-def test_an_upgrade_rolls_kept_days_up_again_and_cannot_invent_past_hours(tmp_path: Path) -> None:
+def test_existing_rolled_days_count_as_rollup_version_1(tmp_path: Path) -> None:
     path = tmp_path / "hush.duckdb"
     con = duckdb.connect(str(path))
-    migrate(con, until=5)  # before hourly rollups
+    migrate(con, until=5)  # before rollup versions
     con.execute(
-        "INSERT INTO rolled_days (site_id, day, rolled_at, raw_purged) VALUES"
-        " (1, DATE '2026-03-01', now(), true), (1, DATE '2026-03-02', now(), false)"
+        "INSERT INTO rolled_days (site_id, day, rolled_at) VALUES (1, DATE '2026-03-01', now())"
     )
     con.close()
     store = Store(path)
     try:
         with store.read() as cur:
-            rows = cur.execute("SELECT day, hourly, stale FROM rolled_days ORDER BY day")
-            assert rows.fetchall() == [
-                (date(2026, 3, 1), False, False),  # past retention: no hours, ever
-                (date(2026, 3, 2), True, True),  # rolls up again, with its hours
-            ]
-        hours = Query(1, date(2026, 3, 1), date(2026, 3, 2), ("visitors",), ("time:hour",))
+            assert cur.execute("SELECT rollup_version FROM rolled_days").fetchall() == [(1,)]
+    finally:
+        store.close()
+
+
+def test_new_rollups_reach_kept_days_and_never_invent_purged_ones(tmp_path: Path) -> None:
+    store = Store(tmp_path / "hush.duckdb")
+    try:
+        generate_demo(store, events=3000, days=2, today=date(2026, 3, 2))
+        clock = ManualClock(utc(2026, 3, 3, 12, 0))
+        assert roll_up_pending(store, clock).days == 2
+        site = find_site(store, "demo.example")
+        assert site is not None
+        # As if version 1 (before hourly rollups) had rolled both days up, and retention had
+        # then deleted the raw events of the first.
+        with store.write() as cur:
+            cur.execute("UPDATE rolled_days SET rollup_version = 1")
+            cur.execute("DELETE FROM rollups WHERE contains(spec, 'time:hour')")
+            cur.execute("DELETE FROM events WHERE day = DATE '2026-03-01'")
+            cur.execute("UPDATE rolled_days SET raw_purged = true WHERE day = DATE '2026-03-01'")
+        first, second = date(2026, 3, 1), date(2026, 3, 2)
+        hours = {"dimensions": ("time:hour",), "timezone": site.timezone}  # its local hours
+        both = Query(site.id, first, second, ("visitors",), **hours)
         with pytest.raises(QueryError, match="retention"):
-            run_query(store, hours)
-        days = Query(1, date(2026, 3, 1), date(2026, 3, 2), ("visitors",), ("time:day",))
-        assert run_query(store, days) == []  # the days themselves are still answered
+            run_query(store, both)  # 03-01 has no hourly rollup and no raw events left
+        kept = Query(site.id, second, second, ("visitors", "visits"), **hours)
+        expected = run_query(store, kept, use_rollups=False)
+        assert expected and run_query(store, kept) == expected  # raw until rolled up again
+        assert days_to_roll_up(store, clock.now()) == [(site.id, second)]
+        assert roll_up_pending(store, clock).days == 1
+        with store.read() as cur:
+            plan = plan_rollup(cur, kept)
+        assert plan is not None and plan.raw_from > plan.raw_to  # rollups alone answer now
+        assert run_query(store, kept) == expected
+        daily = Query(site.id, first, second, ("visitors",), ("time:day",))
+        assert len(run_query(store, daily)) == 2  # what version 1 held still answers
     finally:
         store.close()
