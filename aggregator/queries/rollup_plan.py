@@ -18,9 +18,9 @@ class RollupPlan:
     version: int  # the rollup version that first holds this rollup
 
 
-# The rollups kept per site and day: totals, every event and visit property, and the pairs the
-# dashboard combines (a filter on one, a breakdown by the other). Custom properties, hours and
-# other pairs are answered from raw events, so only for the raw retention period.
+# The rollups kept per site and day: totals, every event and visit property, the pairs the
+# dashboard combines (a filter on one, a breakdown by the other), and hours. Custom properties
+# and other combinations are answered from raw events, so only within raw retention.
 ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
     (),
     *((dimension,) for dimension in ("event:page", "event:hostname", "event:name")),
