@@ -80,7 +80,7 @@ class MaintenanceThread:
     ``LIVE_SHARE_INVERSE`` x t before the next one, so a busy day never takes more than a share of
     one core."""
 
-    LIVE_SHARE_INVERSE = 5
+    LIVE_SHARE_INVERSE = 10
 
     def __init__(
         self,

@@ -327,6 +327,7 @@ def _run_hush(
         rss = _rss_mib(pid)
         metrics = _wait_loaded(server)
         cpu_with_backlog = _cpu_seconds(pid) - before
+        _wait_for_todays_rollup(server)
         events, pageviews = _stats_count(port, key)
     runs = [run for run in (warmup, result) if run is not None]
     database = data_dir / "hush.duckdb"
@@ -483,6 +484,22 @@ def _wait_loaded(server: Server) -> Metrics:
             return metrics
         previous = metrics
         time.sleep(0.2)
+
+
+def _live_rollup_passes(port: int) -> int:
+    _, body = _http_get(port, "/metrics")
+    match = re.search(rb"^hush_live_rollup_passes_total (\d+)$", body, re.M)
+    return int(match.group(1)) if match else 0
+
+
+def _wait_for_todays_rollup(server: Server) -> None:
+    """The Stats API reads today's provisional rollup, which lags the loader by design: wait for
+    a refresh that began after everything was loaded (at most a few of its intervals)."""
+    passes = _live_rollup_passes(server.port)
+    deadline = time.monotonic() + 300
+    while _live_rollup_passes(server.port) < passes + 2 and time.monotonic() < deadline:
+        _check_alive(server)
+        time.sleep(0.5)
 
 
 def _stats_count(port: int, key: str) -> tuple[int, int]:

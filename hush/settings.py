@@ -70,9 +70,9 @@ class Settings:
         60.0, "Seconds between maintenance passes: rollups of closed days, then raw retention."
     )
     live_rollup_interval: float = _setting(
-        10.0,
+        30.0,
         "Seconds between rebuilds of today's rollups while events arrive (never more than a"
-        " fifth of one core); queries read them, so today's figures lag by about this much."
+        " tenth of one core); queries read them, so today's figures lag by about this much."
         " 0 reads today from raw events on every query: exact, slower on a busy site.",
     )
     min_visitors: int = _setting(
