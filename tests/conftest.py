@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from aggregator.store import Store
 from tests.support import ManualClock, ProcessServer, ThreadServer, running, utc
 
 
@@ -35,3 +36,11 @@ def clocked_server(tmp_path: Path, clock: ManualClock) -> Iterator[ThreadServer]
     hush = ThreadServer(tmp_path, clock)
     with running(hush, site="example.com"):
         yield hush
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """A DuckDB store of its own, opened (and migrated) as the server opens it."""
+    opened = Store(tmp_path / "hush.duckdb")
+    yield opened
+    opened.close()

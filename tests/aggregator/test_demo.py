@@ -352,36 +352,28 @@ def test_the_stats_api_counts_the_demo_traffic(tmp_path: Path) -> None:
     }
 
 
-def test_demo_traffic_for_rolled_up_days_rolls_them_up_again(tmp_path: Path) -> None:
-    store = Store(tmp_path / "hush.duckdb")
-    try:
-        days = {"events": 3000, "days": 3, "today": date(2026, 3, 9)}
-        generate_demo(store, **days)
-        clock = ManualClock(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
-        assert roll_up_pending(store, clock).days == 3
-        site = find_site(store, "demo.example")
-        assert site is not None
-        totals = Query(site.id, date(2026, 3, 7), date(2026, 3, 9), ("visitors", "pageviews"))
-        before = run_query(store, totals)
-        generate_demo(store, **days)
-        raw = run_query(store, totals, use_rollups=False)
-        assert raw[0]["pageviews"] > before[0]["pageviews"]
-        assert run_query(store, totals) == raw  # read raw until rolled up again
-        assert roll_up_pending(store, clock).days == 3
-        assert run_query(store, totals) == raw
-    finally:
-        store.close()
+def test_demo_traffic_for_rolled_up_days_rolls_them_up_again(store: Store) -> None:
+    days = {"events": 3000, "days": 3, "today": date(2026, 3, 9)}
+    generate_demo(store, **days)
+    clock = ManualClock(datetime(2026, 3, 10, 12, 0, tzinfo=UTC))
+    assert roll_up_pending(store, clock).days == 3
+    site = find_site(store, "demo.example")
+    assert site is not None
+    totals = Query(site.id, date(2026, 3, 7), date(2026, 3, 9), ("visitors", "pageviews"))
+    before = run_query(store, totals)
+    generate_demo(store, **days)
+    raw = run_query(store, totals, use_rollups=False)
+    assert raw[0]["pageviews"] > before[0]["pageviews"]
+    assert run_query(store, totals) == raw  # read raw until rolled up again
+    assert roll_up_pending(store, clock).days == 3
+    assert run_query(store, totals) == raw
 
 
-def test_removing_a_site_deletes_its_rollups_with_its_events(tmp_path: Path) -> None:
-    store = Store(tmp_path / "hush.duckdb")
-    try:
-        generate_demo(store, events=1000, days=2, today=date(2026, 3, 9))
-        roll_up_pending(store, ManualClock(datetime(2026, 3, 10, 12, 0, tzinfo=UTC)))
-        remove_site(store, "demo.example")
-        with store.read() as cur:
-            for table in ("events", "intake_counts", "rollups", "rolled_days"):
-                count = cur.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
-                assert count == (0,), table
-    finally:
-        store.close()
+def test_removing_a_site_deletes_its_rollups_with_its_events(store: Store) -> None:
+    generate_demo(store, events=1000, days=2, today=date(2026, 3, 9))
+    roll_up_pending(store, ManualClock(datetime(2026, 3, 10, 12, 0, tzinfo=UTC)))
+    remove_site(store, "demo.example")
+    with store.read() as cur:
+        for table in ("events", "intake_counts", "rollups", "rolled_days"):
+            count = cur.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608
+            assert count == (0,), table

@@ -383,36 +383,32 @@ def test_existing_rolled_days_count_as_rollup_version_1(tmp_path: Path) -> None:
         store.close()
 
 
-def test_new_rollups_reach_kept_days_and_never_invent_purged_ones(tmp_path: Path) -> None:
-    store = Store(tmp_path / "hush.duckdb")
-    try:
-        generate_demo(store, events=3000, days=2, today=date(2026, 3, 2))
-        clock = ManualClock(utc(2026, 3, 3, 12, 0))
-        assert roll_up_pending(store, clock).days == 2
-        site = find_site(store, "demo.example")
-        assert site is not None
-        # As if version 1 (before hourly rollups) had rolled both days up, and retention had
-        # then deleted the raw events of the first.
-        with store.write() as cur:
-            cur.execute("UPDATE rolled_days SET rollup_version = 1")
-            cur.execute("DELETE FROM rollups WHERE contains(spec, 'time:hour')")
-            cur.execute("DELETE FROM events WHERE day = DATE '2026-03-01'")
-            cur.execute("UPDATE rolled_days SET raw_purged = true WHERE day = DATE '2026-03-01'")
-        first, second = date(2026, 3, 1), date(2026, 3, 2)
-        hours = {"dimensions": ("time:hour",), "timezone": site.timezone}  # its local hours
-        both = Query(site.id, first, second, ("visitors",), **hours)
-        with pytest.raises(QueryError, match="retention"):
-            run_query(store, both)  # 03-01 has no hourly rollup and no raw events left
-        kept = Query(site.id, second, second, ("visitors", "visits"), **hours)
-        expected = run_query(store, kept, use_rollups=False)
-        assert expected and run_query(store, kept) == expected  # raw until rolled up again
-        assert days_to_roll_up(store, clock.now()) == [(site.id, second)]
-        assert roll_up_pending(store, clock).days == 1
-        with store.read() as cur:
-            plan = plan_rollup(cur, kept)
-        assert plan is not None and plan.raw_from > plan.raw_to  # rollups alone answer now
-        assert run_query(store, kept) == expected
-        daily = Query(site.id, first, second, ("visitors",), ("time:day",))
-        assert len(run_query(store, daily)) == 2  # what version 1 held still answers
-    finally:
-        store.close()
+def test_new_rollups_reach_kept_days_and_never_invent_purged_ones(store: Store) -> None:
+    generate_demo(store, events=3000, days=2, today=date(2026, 3, 2))
+    clock = ManualClock(utc(2026, 3, 3, 12, 0))
+    assert roll_up_pending(store, clock).days == 2
+    site = find_site(store, "demo.example")
+    assert site is not None
+    # As if version 1 (before hourly rollups) had rolled both days up, and retention had
+    # then deleted the raw events of the first.
+    with store.write() as cur:
+        cur.execute("UPDATE rolled_days SET rollup_version = 1")
+        cur.execute("DELETE FROM rollups WHERE contains(spec, 'time:hour')")
+        cur.execute("DELETE FROM events WHERE day = DATE '2026-03-01'")
+        cur.execute("UPDATE rolled_days SET raw_purged = true WHERE day = DATE '2026-03-01'")
+    first, second = date(2026, 3, 1), date(2026, 3, 2)
+    hours = {"dimensions": ("time:hour",), "timezone": site.timezone}  # its local hours
+    both = Query(site.id, first, second, ("visitors",), **hours)
+    with pytest.raises(QueryError, match="retention"):
+        run_query(store, both)  # 03-01 has no hourly rollup and no raw events left
+    kept = Query(site.id, second, second, ("visitors", "visits"), **hours)
+    expected = run_query(store, kept, use_rollups=False)
+    assert expected and run_query(store, kept) == expected  # raw until rolled up again
+    assert days_to_roll_up(store, clock.now()) == [(site.id, second)]
+    assert roll_up_pending(store, clock).days == 1
+    with store.read() as cur:
+        plan = plan_rollup(cur, kept)
+    assert plan is not None and plan.raw_from > plan.raw_to  # rollups alone answer now
+    assert run_query(store, kept) == expected
+    daily = Query(site.id, first, second, ("visitors",), ("time:day",))
+    assert len(run_query(store, daily)) == 2  # what version 1 held still answers
