@@ -112,8 +112,9 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
 def _insert_rollup(cur: Any, site_id: int, spec: tuple[str, ...]) -> int:
     """One rollup of the day, from the per-session rows of its base."""
     base = tuple(d for d in spec if not d.startswith("visit:"))
-    # The base's event property (or hour) is its g0; a visit property is a session attribute.
-    groups = [VISIT_DIMENSIONS.get(d, "g0") for d in spec]
+    # The base's event properties (or hour) are its g0, g1; a visit property is a session
+    # attribute.
+    groups = [VISIT_DIMENSIONS.get(d) or f"g{base.index(d)}" for d in spec]
     keep = "true"
     if {"visit:entry_page", "visit:exit_page"} & set(spec):
         keep = "s_entry_page IS NOT NULL"  # sessions without a page view have no entry page

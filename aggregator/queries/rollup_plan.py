@@ -31,9 +31,11 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
         for visit in ("visit:source", "visit:channel", "visit:utm_campaign", "visit:country")
     ),
     ("visit:device", "event:page"),
-    # A day's graph by the hour (local hours of the site's time zone), whole and by visit source,
-    # channel, campaign, country and device.
+    # A day's graph by the hour (local hours of the site's time zone), whole, for a page or a
+    # goal, and by visit source, channel, campaign, country and device.
     ("time:hour",),
+    ("event:page", "time:hour"),
+    ("event:name", "time:hour"),
     *(
         (visit, "time:hour")
         for visit in (
@@ -49,8 +51,12 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
 # that adds rollups rolls up again the days whose raw events are kept; days past retention keep
 # what they have, and a query needing a rollup they lack answers 400. Bump ROLLUP_VERSION and
 # note the new rollups' version here whenever ROLLUP_SPECS grows.
-ROLLUP_VERSION = 2
-_ADDED_IN = {spec: 2 for spec in ROLLUP_SPECS if "time:hour" in spec}
+ROLLUP_VERSION = 3
+_ADDED_IN = {
+    **{spec: 2 for spec in ROLLUP_SPECS if "time:hour" in spec},
+    ("event:page", "time:hour"): 3,
+    ("event:name", "time:hour"): 3,
+}
 
 
 # The days whose rollups answer queries: final rollups with no late events since, and open

@@ -167,6 +167,14 @@ def all_queries(site_id: int, last: date) -> list[Query]:
             ("time:hour",),
             (Filter("is", "visit:source", ("Google",)),),
         ),
+        Query(
+            site_id,
+            FIRST_DAY,
+            last,
+            metrics,
+            ("time:hour",),
+            (Filter("is", "event:page", ("/pricing",)),),
+        ),
     ]
     return queries
 
