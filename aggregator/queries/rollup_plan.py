@@ -80,11 +80,16 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     days are read from raw events, which is only possible within raw retention: past it, the
     query fails with a QueryError saying so, never with a silently wrong number.
     """
-    rolled_days = cur.execute(
+    # The range's rolled-up days, and the site's first final one (see below), in one trip.
+    rows = cur.execute(
         "SELECT day, raw_purged, provisional OR NOT stale, rollup_version FROM rolled_days"
-        " WHERE site_id = $site AND day BETWEEN $date_from AND $date_to",
+        " WHERE site_id = $site AND day BETWEEN $date_from AND $date_to"
+        " UNION ALL SELECT min(day), NULL, NULL, NULL FROM rolled_days"
+        "   WHERE site_id = $site AND NOT provisional",
         {"site": query.site_id, "date_from": query.date_from, "date_to": query.date_to},
     ).fetchall()
+    rolled_days = [row for row in rows if row[1] is not None]
+    first = next(row[0] for row in rows if row[1] is None)
     if not rolled_days:
         return None
     wanted = {d for d in query.dimensions if d not in DAY_DIMENSIONS}
@@ -104,10 +109,6 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
         # Before a site's first finally rolled-up day there are no events (the job rolls up
         # every closed day from the first one on, empty days included), so only later days are
         # raw. (An open day's provisional rollup says nothing about the days before it.)
-        first = cur.execute(
-            "SELECT min(day) FROM rolled_days WHERE site_id = $site AND NOT provisional",
-            {"site": query.site_id},
-        ).fetchone()[0]
         start = query.date_from if first is None else max(query.date_from, first)
         raw = [
             day
