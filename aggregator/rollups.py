@@ -143,12 +143,14 @@ def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:
 
 
 def open_days_to_refresh(store: Store, now: float) -> list[tuple[int, date]]:
-    """Open local days with raw events whose provisional rollup is missing or stale."""
+    """Open local days with raw events whose provisional rollup is missing, stale or of an
+    older rollup version."""
     return _days_with_events(
         store,
         now,
         "day >= $before AND day NOT IN (SELECT day FROM rolled_days"
-        "  WHERE site_id = $site AND NOT stale)",
+        "  WHERE site_id = $site AND NOT stale AND rollup_version >= $version)",
+        version=ROLLUP_VERSION,
     )
 
 

@@ -338,6 +338,10 @@ def test_today_reads_a_provisional_rollup_that_lags_until_rebuilt_then_closes(
         assert open_days_to_refresh(store, clock.now()) == [(1, today)]
         assert refresh_open_days(store, clock).days == 1
         assert refresh_open_days(store, clock).days == 0  # nothing new: nothing rebuilt
+        with store.write() as cur:  # as if rolled up by a version before hourly rollups
+            cur.execute("UPDATE rolled_days SET rollup_version = 1")
+        assert open_days_to_refresh(store, clock.now()) == [(1, today)]
+        assert refresh_open_days(store, clock).days == 1
         expected = [{"visitors": 2, "pageviews": 4, "bounce_rate": 50}]
         assert run_query(store, pageviews) == expected
 
