@@ -99,7 +99,7 @@ def purge_raw(store: Store, retention_days: int, clock: Clock, *, dry_run: bool)
             report.deleted += int(deleted[0]) if deleted else 0
             cur.execute(
                 "UPDATE rolled_days SET raw_purged = true"
-                " WHERE site_id = $site AND day < $cutoff AND NOT provisional",
+                " WHERE site_id = $site AND day < $cutoff AND NOT provisional AND NOT stale",
                 params,
             )
         # Events arrive in time order; a visitor's day side by side compresses far better
