@@ -254,22 +254,9 @@ def test_retention_deletes_old_raw_events_and_their_bytes_and_keeps_rollups(
     )
     assert chrome_hourly.status_code == 400  # no rollup holds hours by browser
     assert "retention" in chrome_hourly.json()["error"]
-    props = hush.stats(
-        "breakdown",
-        site_id="example.com",
-        period="custom",
-        date="2026-03-01,2026-03-05",
-        property="event:props:plan",
-    )
-    assert props.status_code == 400
-    recent = hush.stats(
-        "breakdown",
-        site_id="example.com",
-        period="custom",
-        date="2026-03-03,2026-03-05",
-        property="event:props:plan",
-    )
-    assert recent.status_code == 200
+    plans = {"site_id": "example.com", "period": "custom", "property": "event:props:plan"}
+    assert hush.stats("breakdown", date="2026-03-01,2026-03-05", **plans).status_code == 400
+    assert hush.stats("breakdown", date="2026-03-03,2026-03-05", **plans).status_code == 200
 
 
 def test_the_time_dimensions_of_rollups_are_local_days() -> None:

@@ -10,13 +10,13 @@ bots (DESIGN.md §4).
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
-from tests.snippet.pages import PageServer, Visit
+from tests.snippet.pages import PageServer, Visit, Visitor
 from tests.support import CHROME_UA, ProcessServer, running
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -80,7 +80,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServe
 
 
 @pytest.fixture
-def visit(browser: Browser) -> Iterator[Callable[..., Visit]]:
+def visit(browser: Browser) -> Iterator[Visitor]:
     """``visit(**context_options)``: a new browser context and page, closed after the test."""
     opened: list[Visit] = []
 

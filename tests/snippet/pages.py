@@ -13,6 +13,7 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -199,3 +200,7 @@ class Visit:
 
     def collector_responses(self) -> list[Response]:
         return [r for r in self.responses if urlsplit(r.url).hostname == STATS_HOST]
+
+
+# The ``visit`` fixture: ``visit(**context_options)`` opens a new browser context and page.
+Visitor = Callable[..., Visit]

@@ -4,7 +4,6 @@ page it runs on."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,6 +14,7 @@ from tests.snippet.pages import (
     VISIBILITY,
     PageServer,
     Visit,
+    Visitor,
     add_site,
     header_fields,
     html,
@@ -24,7 +24,6 @@ from tests.support import ProcessServer, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-Visitor = Callable[..., Visit]
 
 # Chromium has neither Global Privacy Control nor (any more) Do Not Track built in: each is
 # the navigator property the page sees plus the header every request carries.

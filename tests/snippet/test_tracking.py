@@ -3,7 +3,6 @@ posting to a real ``hush serve`` on another (issue 3, "Proof, in a real browser"
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -14,7 +13,7 @@ from tests.snippet.pages import (
     STAY_ON_PAGE,
     VISIBILITY,
     PageServer,
-    Visit,
+    Visitor,
     add_site,
     html,
     script_tag,
@@ -23,7 +22,6 @@ from tests.support import ProcessServer, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
-Visitor = Callable[..., Visit]
 QUEUE_STUB = (
     "<script>window.hush=window.hush||function(){(hush.q=hush.q||[]).push(arguments)}</script>"
 )
