@@ -133,48 +133,17 @@ def all_queries(site_id: int, last: date) -> list[Query]:
         queries.append(Query(site_id, FIRST_DAY, last, metrics, spec))
     for dimension in ("time:day", "time:week", "time:month"):
         queries.append(Query(site_id, FIRST_DAY, last, metrics, (dimension,)))
+    # A filter on one property with a breakdown by another, as the dashboard combines them.
     queries += [
-        Query(
-            site_id,
-            FIRST_DAY,
-            last,
-            metrics,
-            ("event:page",),
-            (Filter("is", "visit:source", ("Google",)),),
-        ),
-        Query(
-            site_id,
-            FIRST_DAY,
-            last,
-            metrics,
-            ("visit:channel",),
-            (Filter("is", "event:page", ("/pricing",)),),
-        ),
-        Query(site_id, FIRST_DAY, last, metrics, (), (Filter("is", "event:name", ("Signup",)),)),
-        Query(
-            site_id,
-            FIRST_DAY,
-            last,
-            metrics,
-            ("time:day",),
-            (Filter("is", "visit:device", ("Mobile",)),),
-        ),
-        Query(
-            site_id,
-            FIRST_DAY,
-            last,
-            metrics,
-            ("time:hour",),
-            (Filter("is", "visit:source", ("Google",)),),
-        ),
-        Query(
-            site_id,
-            FIRST_DAY,
-            last,
-            metrics,
-            ("time:hour",),
-            (Filter("is", "event:page", ("/pricing",)),),
-        ),
+        Query(site_id, FIRST_DAY, last, metrics, dimensions, (Filter("is", on, (value,)),))
+        for dimensions, on, value in [
+            (("event:page",), "visit:source", "Google"),
+            (("visit:channel",), "event:page", "/pricing"),
+            ((), "event:name", "Signup"),
+            (("time:day",), "visit:device", "Mobile"),
+            (("time:hour",), "visit:source", "Google"),
+            (("time:hour",), "event:page", "/pricing"),
+        ]
     ]
     return queries
 
