@@ -10,7 +10,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aggregator.sites import AdminError
+from aggregator.errors import AdminError
 from aggregator.store import Store
 
 PREFIX = "hush_"

@@ -18,7 +18,7 @@ from aggregator.loader import LoadReport, load_pending
 from aggregator.retention import RetentionReport, purge_raw
 from aggregator.rollups import drop_provisional, refresh_open_days, roll_up_pending
 from aggregator.store import Store
-from collector.clock import Clock
+from aggregator.clock import Clock
 
 log = logging.getLogger("hush.loader")
 

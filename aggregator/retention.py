@@ -13,7 +13,7 @@ from typing import Any
 
 from aggregator.sites import local_dates
 from aggregator.store import Store
-from collector.clock import Clock
+from aggregator.clock import Clock
 
 log = logging.getLogger("hush.retention")
 

@@ -32,7 +32,7 @@ from aggregator.queries import (
 )
 from aggregator.sites import local_dates
 from aggregator.store import Store
-from collector.clock import Clock
+from aggregator.clock import Clock
 
 log = logging.getLogger("hush.rollups")
 

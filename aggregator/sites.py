@@ -8,14 +8,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from aggregator.errors import AdminError
 from aggregator.store import Store
-from collector.sites import Site, write_snapshot
+from collector.sites import Site as Site
+from collector.sites import write_snapshot
 
 _LABEL = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-
-
-class AdminError(ValueError):
-    """A request from an administrator that cannot be carried out; the message says why."""
 
 
 def normalise_domain(domain: str) -> str:

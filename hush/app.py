@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from aggregator.admin import AdminContext
 from aggregator.jobs import LoaderThread, MaintenanceThread
 from aggregator.sites import publish_snapshot
 from aggregator.store import Store
@@ -37,9 +36,10 @@ from collector.sites import SiteDirectory
 from collector.sources import SourceTable
 from collector.spool import SpoolWriter
 from collector.visitor import SaltStore
-from dashboard.admin_api import admin_route
-from dashboard.auth import ApiKeys
-from dashboard.stats_api import StatsApi
+from dashboard.api.keys import ApiKeys
+from dashboard.api.stats import StatsApi
+from hush.admin.endpoint import admin_route
+from hush.admin.operations import AdminContext
 from hush.settings import Settings
 from snippet.assets import snippet_routes
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hush.admin_client import AdminFailed, call_admin, running_server
+from hush.admin.client import AdminFailed, call_admin, running_server
 from hush.settings import Settings, SettingsError, load_settings
 
 
@@ -159,7 +159,7 @@ def _audit(settings: Settings, _args: argparse.Namespace) -> int:
     import json
     import time
 
-    from aggregator.audit import SERVER, Check, check_files, check_server, render
+    from privacy_audit import SERVER, Check, check_files, check_server, render
 
     result = call_admin(settings, "audit.database", {})
     checks = [Check(**check) for check in result["checks"]]

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.store import Store
-from tests.support import ManualClock, ProcessServer, ThreadServer, running, utc
+from tests.servers import ManualClock, ProcessServer, ThreadServer, running, utc
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import ProcessServer
+from tests.servers import ProcessServer
 
 pytestmark = pytest.mark.server
 

@@ -18,7 +18,7 @@ import httpx
 import pytest
 
 from collector.visitor import is_tmpfs
-from tests.support import (
+from tests.servers import (
     CHROME_UA,
     SAFARI_IPHONE_UA,
     ManualClock,

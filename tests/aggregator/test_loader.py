@@ -15,7 +15,7 @@ import pytest
 
 from aggregator.loader import load_pending
 from aggregator.store import Store
-from tests.support import CHROME_UA, ProcessServer, wait_until
+from tests.servers import CHROME_UA, ProcessServer, wait_until
 
 pytestmark = pytest.mark.server
 

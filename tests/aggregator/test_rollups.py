@@ -13,7 +13,6 @@ import httpx
 import orjson
 import pytest
 
-from aggregator.demo import generate_demo
 from aggregator.queries import (
     METRICS,
     ROLLUP_SPECS,
@@ -32,8 +31,9 @@ from aggregator.rollups import (
 )
 from aggregator.sites import find_site
 from aggregator.store import Store, migrate
+from demo import generate_demo
 from tests.aggregator.test_loader import _line
-from tests.support import (
+from tests.servers import (
     CHROME_UA,
     SAFARI_IPHONE_UA,
     ManualClock,

@@ -13,7 +13,7 @@ from user_agents import parse as slow_parse
 from collector.channels import channel_of
 from collector.devices import DESKTOP, MOBILE, TABLET, DeviceDetector
 from collector.sources import Source
-from tests.support import ProcessServer
+from tests.servers import ProcessServer
 
 pytestmark = pytest.mark.server
 

@@ -7,7 +7,7 @@ import random
 import httpx
 import pytest
 
-from tests.support import ProcessServer, wait_until
+from tests.servers import ProcessServer, wait_until
 
 pytestmark = pytest.mark.server
 

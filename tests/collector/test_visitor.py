@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from collector.visitor import SaltStore, local_day_window, visitor_id
-from tests.support import ManualClock
+from tests.servers import ManualClock
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support import ManualClock, ThreadServer, utc
+from tests.servers import ManualClock, ThreadServer, utc
 
 pytestmark = pytest.mark.server
 

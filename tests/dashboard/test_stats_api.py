@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.support import SAFARI_IPHONE_UA, ManualClock, ThreadServer, utc
+from tests.servers import SAFARI_IPHONE_UA, ManualClock, ThreadServer, utc
 
 pytestmark = pytest.mark.server
 

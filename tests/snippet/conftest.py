@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
+from tests.servers import CHROME_UA, ProcessServer, running
 from tests.snippet.pages import PageServer, Visit, Visitor
-from tests.support import CHROME_UA, ProcessServer, running
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = [

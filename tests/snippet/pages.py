@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, Request, Response
 
-from tests.support import ProcessServer
+from tests.servers import ProcessServer
 
 STATS_HOST = "stats.test"
 SOURCE = Path(__file__).resolve().parents[2] / "snippet" / "src" / "hush.js"

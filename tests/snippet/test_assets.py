@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from snippet.assets import DIST, accepts_gzip, matches_etag
-from tests.support import ProcessServer
+from tests.servers import ProcessServer
 
 VARIANTS = ("hush", "hush.engagement", "hush.full")
 IDENTITY = {"Accept-Encoding": "identity"}

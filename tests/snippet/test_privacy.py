@@ -9,6 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.servers import ProcessServer, free_port
 from tests.snippet.pages import (
     STAY_ON_PAGE,
     VISIBILITY,
@@ -20,7 +21,6 @@ from tests.snippet.pages import (
     html,
     script_tag,
 )
-from tests.support import ProcessServer, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import duckdb
 import pytest
 
+from tests.servers import ProcessServer, wait_until
 from tests.snippet.pages import (
     STAY_ON_PAGE,
     VISIBILITY,
@@ -18,7 +19,6 @@ from tests.snippet.pages import (
     html,
     script_tag,
 )
-from tests.support import ProcessServer, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 

@@ -6,8 +6,8 @@ import fcntl
 import os
 from pathlib import Path
 
-from aggregator.audit.report import P8, Check, counted
 from collector.spool import CLOSED, OPEN
+from privacy_audit.report import P8, Check, counted
 
 STUCK_SECONDS = 3600  # a segment closes after ~1 s and loads within ~2 s: an hour means stuck
 

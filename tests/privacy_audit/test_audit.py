@@ -22,11 +22,11 @@ import httpx
 import orjson
 import pytest
 
-from aggregator import audit
-from aggregator.audit import P1, P2, P3, P4, P6, P8, SERVER, Check, render
+import privacy_audit as audit
 from aggregator.store import Store
 from collector.visitor import SaltStore, is_tmpfs
-from tests.support import ManualClock, ProcessServer, free_port, utc
+from privacy_audit import P1, P2, P3, P4, P6, P8, SERVER, Check, render
+from tests.servers import ManualClock, ProcessServer, free_port, utc
 
 NOW = utc(2026, 3, 10, 12, 0)
 TODAY = NOW.date()
@@ -369,7 +369,7 @@ def test_a_missing_data_dir_is_no_pass(tmp_path: Path, salt_dir: Path) -> None:
 def test_an_address_across_a_read_boundary_is_found_once(
     data_dir: Path, salt_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("aggregator.audit.files._CHUNK", 1000)
+    monkeypatch.setattr("privacy_audit.files._CHUNK", 1000)
     text = "".join(
         f"{'x' * (1000 * n - 5 - 3)} 203.0.113.{n} " for n in range(1, 5)
     )  # each address straddles a multiple of 1,000

@@ -12,10 +12,10 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from aggregator.admin import AdminContext, run_admin
-from aggregator.sites import AdminError
+from aggregator.errors import AdminError
 from aggregator.store import Store, StoreBusy
 from collector.clock import SystemClock
+from hush.admin.operations import AdminContext, run_admin
 from hush.settings import Settings
 
 

@@ -10,8 +10,8 @@ from pathlib import Path
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
-from aggregator.audit.report import P3, Check, counted, listing
 from collector.visitor import SALT_BYTES, is_tmpfs
+from privacy_audit.report import P3, Check, counted, listing
 
 SALT_SWEEP_GRACE = 5.0  # hush deletes a past day's salt within ~1 s of local midnight
 STRAY_SECONDS = 60.0  # a salt's temporary file lives for microseconds unless its writer died

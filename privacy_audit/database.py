@@ -7,9 +7,9 @@ from datetime import date, timedelta
 
 import duckdb
 
-from aggregator.audit.addresses import LOOSE, holds_address
-from aggregator.audit.report import P1, P2, P8, Check, counted, listing
 from aggregator.store import Store
+from privacy_audit.addresses import LOOSE, holds_address
+from privacy_audit.report import P1, P2, P8, Check, counted, listing
 
 # Retention keeps each site's own local days, which differ from ``today`` by up to a day either
 # way, and it runs every minute once a day is rolled up: a day's grace spares false alarms.

@@ -11,7 +11,7 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 
-from aggregator.audit.report import P4, P6, SERVER, Check, counted, listing
+from privacy_audit.report import P4, P6, SERVER, Check, counted, listing
 
 STORAGE_APIS = ("document.cookie", "localStorage", "sessionStorage", "indexedDB", "sendBeacon")
 SNIPPETS = ("/js/hush.js", "/js/hush.engagement.js", "/js/hush.full.js")

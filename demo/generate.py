@@ -10,12 +10,13 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from aggregator.demo import planning
-from aggregator.demo.lookups import lookup_tables, parameters
-from aggregator.demo.sql import write_chunk
+from aggregator.errors import AdminError
 from aggregator.rollups import mark_changed
-from aggregator.sites import AdminError, add_site, find_site, publish_snapshot
+from aggregator.sites import add_site, find_site, publish_snapshot
 from aggregator.store import Store
+from demo import planning
+from demo.lookups import lookup_tables, parameters
+from demo.sql import write_chunk
 
 log = logging.getLogger("hush.demo")
 

@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from aggregator import api_keys, sites
-from aggregator.audit import check_database
-from aggregator.demo import generate_demo
+from aggregator.errors import AdminError
 from aggregator.retention import purge_raw
 from aggregator.rollups import roll_up_pending
-from aggregator.sites import AdminError
 from aggregator.store import Store
 from collector.clock import Clock
+from demo import generate_demo
+from privacy_audit import check_database
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,12 +10,13 @@ from typing import Any
 import orjson
 import pytest
 
-from aggregator.demo import DemoReport, generate_demo
+from aggregator.errors import AdminError
 from aggregator.queries import Query, run_query
 from aggregator.rollups import roll_up_pending
-from aggregator.sites import AdminError, find_site, remove_site
+from aggregator.sites import find_site, remove_site
 from aggregator.store import Store
-from tests.support import ManualClock, ProcessServer
+from demo import DemoReport, generate_demo
+from tests.servers import ManualClock, ProcessServer
 
 TODAY = date(2026, 3, 12)
 EVENTS = 30_000

@@ -15,6 +15,6 @@ UTM tags, source and channel, computed from a landing URL and referrer by the co
 rules; later pages were reached from the site itself, a self-referral, so they read Direct.
 """
 
-from aggregator.demo.generate import DemoReport, generate_demo
+from demo.generate import DemoReport, generate_demo
 
 __all__ = ["DemoReport", "generate_demo"]

@@ -6,11 +6,11 @@ from typing import Any
 
 import pyarrow as pa
 
-from aggregator.demo.traffic import ARRIVALS, COUNTRIES, DROPS, FILES, HOURS, PATHS, PLANS, SOFTWARE
 from collector.channels import acquisition
 from collector.scrub import PageUrl, scrub_page_url, scrub_referrer
 from collector.sites import Site
 from collector.sources import SourceTable
+from demo.traffic import ARRIVALS, COUNTRIES, DROPS, FILES, HOURS, PATHS, PLANS, SOFTWARE
 
 SLOTS = 1000  # lookup tables map floor(u * SLOTS) to a row, in proportion to its weight
 

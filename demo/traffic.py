@@ -1,6 +1,6 @@
 """The demo's traffic model: the cycles, growth, arrivals, software, countries and pages.
 
-Each table holds its rows with their weights; the module docstring of ``aggregator.demo``
+Each table holds its rows with their weights; the module docstring of ``demo``
 describes the shape they make.
 """
 

@@ -17,8 +17,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aggregator.admin import AdminContext, run_admin
-from aggregator.sites import AdminError
+from aggregator.errors import AdminError
+from hush.admin.operations import AdminContext, run_admin
 
 LOOPBACK = frozenset({"127.0.0.1", "::1"})
 

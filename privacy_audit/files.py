@@ -16,9 +16,10 @@ from urllib.parse import urlsplit
 
 import orjson
 
-from aggregator.audit.addresses import count_addresses
-from aggregator.audit.report import P1, P3, Check, counted, listing
-from aggregator.audit.salts import (
+from collector.visitor import SALT_BYTES
+from privacy_audit.addresses import count_addresses
+from privacy_audit.report import P1, P3, Check, counted, listing
+from privacy_audit.salts import (
     read_salts,
     salt_dir_on_tmpfs,
     salt_dir_private,
@@ -26,8 +27,7 @@ from aggregator.audit.salts import (
     salt_forms,
     salts_only_for_today,
 )
-from aggregator.audit.spool import spool_not_stuck
-from collector.visitor import SALT_BYTES
+from privacy_audit.spool import spool_not_stuck
 
 _CHUNK = 1 << 22
 _MARGIN = 128  # longer than an address with its context, and than a salt in hex or base64

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from aggregator.clock import Clock
 from aggregator.queries import (
     TIME_DIMENSIONS,
     Query,
@@ -25,12 +26,10 @@ from aggregator.queries import (
     realtime_visitors,
     run_query,
 )
-from aggregator.sites import find_site
+from aggregator.sites import Site, find_site
 from aggregator.store import Store
-from collector.clock import Clock
-from collector.sites import Site
-from dashboard.auth import ApiKeys
-from dashboard.stats_params import (
+from dashboard.api.keys import ApiKeys
+from dashboard.api.params import (
     MAX_LIMIT,
     REALTIME_MINUTES,
     ApiError,

@@ -6,9 +6,9 @@ import random
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from aggregator.demo.lookups import SLOTS, slotted
-from aggregator.demo.traffic import GROWTH, HOURS, WEEKDAYS
-from aggregator.sites import AdminError
+from aggregator.errors import AdminError
+from demo.lookups import SLOTS, slotted
+from demo.traffic import GROWTH, HOURS, WEEKDAYS
 
 CHUNK_ROWS = 2_000_000
 MIN_OPEN_SECONDS = 3600  # today takes part once it is an hour old (visits must fit before now)

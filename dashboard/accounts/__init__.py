@@ -1,0 +1,1 @@
+"""Who is asking and what they may do: roles, passwords, sessions, CSRF, login throttling."""

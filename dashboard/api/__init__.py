@@ -1,0 +1,1 @@
+"""The read side for machines: Plausible's Stats API, with Bearer keys."""

@@ -1,0 +1,1 @@
+"""The read side for people: server-rendered HTML pages, one module per page."""
