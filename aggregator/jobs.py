@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from aggregator.clock import Clock
 from aggregator.loader import LoadReport, load_pending
 from aggregator.retention import RetentionReport, purge_raw
 from aggregator.rollups import drop_provisional, refresh_open_days, roll_up_pending
 from aggregator.store import Store
-from aggregator.clock import Clock
 
 log = logging.getLogger("hush.loader")
 
@@ -30,6 +30,7 @@ class LoaderThread:
         self._interval = interval
         self._stop = threading.Event()
         self._wake = threading.Event()
+        self._passing = threading.Lock()  # one pass at a time: a segment loads in one of them
         self._thread = threading.Thread(target=self._run, name="hush-loader", daemon=True)
         self.totals = LoadReport()
         self.passes = 0
@@ -59,18 +60,24 @@ class LoaderThread:
             self._wake.wait(self._interval if not self.failures else min(30, 2**self.failures))
             self._wake.clear()
 
-    def _pass(self) -> None:
-        try:
-            report = load_pending(self._store, self._spool_dir)
-        except Exception as exc:  # broken infrastructure (disk, database): retry with backoff
-            self.failures += 1
-            log.error("loading the spool failed (%s): %s", type(exc).__name__, exc)
-            return
+    def load_now(self) -> LoadReport:
+        """One pass in the caller's thread, never beside the thread's own; what it loaded."""
+        return self._pass()
+
+    def _pass(self) -> LoadReport:
+        with self._passing:
+            try:
+                report = load_pending(self._store, self._spool_dir)
+            except Exception as exc:  # broken infrastructure (disk, database): retry with backoff
+                self.failures += 1
+                log.error("loading the spool failed (%s): %s", type(exc).__name__, exc)
+                return LoadReport()
         self.failures = 0
         self.passes += 1
         self.totals.segments += report.segments
         self.totals.events += report.events
         self.totals.torn_lines += report.torn_lines
+        return report
 
 
 class MaintenanceThread:

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from aggregator.clock import Clock
 from aggregator.sites import local_dates
 from aggregator.store import Store
-from aggregator.clock import Clock
 
 log = logging.getLogger("hush.retention")
 

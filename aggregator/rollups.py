@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from aggregator.clock import Clock
 from aggregator.queries import (
     BASE_COLUMNS,
     PER_DAY_COLUMNS,
@@ -32,7 +33,6 @@ from aggregator.queries import (
 )
 from aggregator.sites import local_dates
 from aggregator.store import Store
-from aggregator.clock import Clock
 
 log = logging.getLogger("hush.rollups")
 

@@ -97,6 +97,9 @@ class HushApp:
         self.keys = ApiKeys(self.store)
         self.admin_token = secrets.token_urlsafe(32)
         self.ready = False
+        self.admin_context = AdminContext(
+            self.store, settings.sites_snapshot_path, self.clock, settings.raw_retention_days
+        )
         stats = StatsApi(
             store=self.store, keys=self.keys, clock=self.clock, min_visitors=settings.min_visitors
         )
@@ -106,14 +109,9 @@ class HushApp:
             Route("/healthz", self._healthz),
             Route("/metrics", self._metrics),
             admin_route(
-                context=AdminContext(
-                    self.store,
-                    settings.sites_snapshot_path,
-                    self.clock,
-                    settings.raw_retention_days,
-                ),
+                context=self.admin_context,
                 token=self.admin_token,
-                after_change=self._after_admin_change,
+                after_change=self.after_admin_change,
             ),
         ]
         self.web = Starlette(routes=routes, lifespan=self._lifespan)
@@ -158,7 +156,8 @@ class HushApp:
             self.sites.reload()
             await asyncio.sleep(MAINTENANCE_SECONDS)
 
-    def _after_admin_change(self, op: str) -> None:
+    def after_admin_change(self, op: str) -> None:
+        """Pick up what an admin operation changed (sites, keys) at once."""
         if op.startswith("sites."):
             self.sites.reload()
         elif op.startswith("keys."):

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from aggregator.store import Store
+from tests.harness import Harness, in_process
 from tests.servers import ManualClock, ProcessServer, ThreadServer, running, utc
 
 
@@ -44,3 +45,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
     opened = Store(tmp_path / "hush.duckdb")
     yield opened
     opened.close()
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Harness]:
+    """The real app in this process (``tests/harness.py``): site example.com and a key."""
+    with in_process(tmp_path) as harness:
+        yield harness

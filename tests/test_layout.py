@@ -45,5 +45,7 @@ def test_a_package_imports_only_what_the_layout_allows(package: str) -> None:
 
 def test_the_rule_sees_a_forbidden_import(tmp_path: Path) -> None:
     module = tmp_path / "m.py"
-    module.write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import collector.x\n")
+    module.write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import collector.x\n"
+    )
     assert "collector" in imported_packages(module)

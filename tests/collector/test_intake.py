@@ -7,6 +7,7 @@ import random
 import httpx
 import pytest
 
+from tests.harness import Harness
 from tests.servers import ProcessServer, wait_until
 
 pytestmark = pytest.mark.server
@@ -179,14 +180,13 @@ def test_well_formed_events_that_are_not_counted_get_202_and_the_reason(
     assert "x-hush-dropped" in response.headers["access-control-expose-headers"]
 
 
-def test_subdomains_and_www_count_for_the_site(server: ProcessServer) -> None:
-    server.pageview("https://www.example.com/a")
-    server.pageview("https://blog.example.com/b")
-    server.pageview("https://example.com/c", domain="www.example.com")
-    server.wait_for_events(3)
-    hosts = server.results(
-        "breakdown", site_id="example.com", period="day", property="event:hostname"
+def test_subdomains_and_www_count_for_the_site(app: Harness) -> None:
+    app.store_events(
+        {**GOOD, "u": "https://www.example.com/a"},
+        {**GOOD, "u": "https://blog.example.com/b"},
+        {**GOOD, "u": "https://example.com/c", "d": "www.example.com"},
     )
+    hosts = app.results("breakdown", site_id="example.com", period="day", property="event:hostname")
     assert sorted(row["hostname"] for row in hosts) == [
         "blog.example.com",
         "example.com",
@@ -195,29 +195,39 @@ def test_subdomains_and_www_count_for_the_site(server: ProcessServer) -> None:
 
 
 def test_long_and_short_keys_are_both_plausibles_wire_format_and_unknown_keys_are_ignored(
-    server: ProcessServer,
+    app: Harness,
 ) -> None:
     long_keys = {
-        "name": "pageview",
+        "name": "Signup",
         "url": "https://example.com/long",
         "domain": "example.com",
-        "referrer": None,
+        "referrer": "https://news.ycombinator.com/item",
         "props": {"plan": "pro"},
-        "interactive": True,
+        "interactive": False,
     }
-    assert server.event(long_keys, content_type="application/json").status_code == 202
-    short = {**GOOD, "u": "https://example.com/short", "v": 22, "$": "x", "whatever": [1]}
-    assert server.event(short).status_code == 202
-    assert server.event(short, content_type="text/plain; charset=ISO-8859-1").status_code == 202
-    server.wait_for_events(3)
+    short = {**GOOD, "u": "https://example.com/long", "v": 22, "$": "x", "whatever": [1]}
+    app.store_events(short)
+    assert app.event(long_keys, content_type="application/json").status_code == 202
+    other = {"content_type": "text/plain; charset=ISO-8859-1", "ip": "203.0.113.11"}
+    assert app.event(short, **other).status_code == 202
+    app.load()
+    day = {"site_id": "example.com", "period": "day"}
+    assert app.metric("events", **day) == 3
+    plans = app.results("breakdown", property="event:props:plan", metrics="events", **day)
+    assert {row["plan"]: row["events"] for row in plans} == {"pro": 1, "(none)": 2}
+    names = app.results("breakdown", property="event:name", metrics="events", **day)
+    assert {row["name"]: row["events"] for row in names} == {"pageview": 2, "Signup": 1}
+    # "interactive": false keeps both one-page visits bounces (the long key is read, not lost)
+    assert app.metric("bounce_rate", **day) == 100
 
 
-def test_one_bad_event_never_drops_a_good_one(server: ProcessServer) -> None:
+def test_one_bad_event_never_drops_a_good_one(app: Harness) -> None:
     for n in range(20):
-        server.event(b"{not json")
-        server.event({**GOOD, "u": "javascript:void(0)"})
-        server.pageview(f"https://example.com/good/{n}")
-    server.wait_for_events(20)
+        assert app.event(b"{not json").status_code == 400
+        assert app.event({**GOOD, "u": "javascript:void(0)"}).status_code == 400
+        assert app.event({**GOOD, "u": f"https://example.com/good/{n}"}).status_code == 202
+    app.load()
+    assert app.metric("events", site_id="example.com", period="day") == 20
 
 
 def test_cors_lets_a_site_post_text_plain_directly_and_json_after_a_preflight(
