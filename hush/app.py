@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import logging
 import os
-import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -38,7 +37,7 @@ from collector.spool import SpoolWriter
 from collector.visitor import SaltStore
 from dashboard.api.keys import ApiKeys
 from dashboard.api.stats import StatsApi
-from hush.admin.endpoint import admin_route
+from hush.admin.endpoint import AdminEndpoint
 from hush.admin.operations import AdminContext
 from hush.settings import Settings
 from snippet.assets import snippet_routes
@@ -95,10 +94,12 @@ class HushApp:
             live_interval=settings.live_rollup_interval,
         )
         self.keys = ApiKeys(self.store)
-        self.admin_token = secrets.token_urlsafe(32)
         self.ready = False
         self.admin_context = AdminContext(
             self.store, settings.sites_snapshot_path, self.clock, settings.raw_retention_days
+        )
+        self.admin = AdminEndpoint(
+            settings.admin_socket, context=self.admin_context, after_change=self.after_admin_change
         )
         stats = StatsApi(
             store=self.store, keys=self.keys, clock=self.clock, min_visitors=settings.min_visitors
@@ -108,11 +109,6 @@ class HushApp:
             *snippet_routes(),
             Route("/healthz", self._healthz),
             Route("/metrics", self._metrics),
-            admin_route(
-                context=self.admin_context,
-                token=self.admin_token,
-                after_change=self.after_admin_change,
-            ),
         ]
         self.web = Starlette(routes=routes, lifespan=self._lifespan)
 
@@ -130,6 +126,7 @@ class HushApp:
             asyncio.create_task(self.spool.run(), name="spool"),
             asyncio.create_task(self._maintain(), name="maintenance"),
         ]
+        await self.admin.start()
         self._write_server_file()
         self.ready = True
         log.info(
@@ -139,6 +136,7 @@ class HushApp:
             yield
         finally:
             self.ready = False
+            await self.admin.close()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -171,7 +169,7 @@ class HushApp:
             host = "::1"
         if ":" in host:
             host = f"[{host}]"
-        info = {"url": f"http://{host}:{self.settings.port}", "token": self.admin_token}
+        info = {"url": f"http://{host}:{self.settings.port}"}
         path = self.settings.server_file
         fd = os.open(path.with_suffix(".tmp"), os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "wb") as fh:

@@ -105,8 +105,13 @@ class Settings:
 
     @property
     def server_file(self) -> Path:
-        """Where a running server leaves its loopback admin address and token (mode 0600)."""
+        """Where a running server leaves the URL it answers on (mode 0600), for ``hush audit``."""
         return self.data_dir / "server.json"
+
+    @property
+    def admin_socket(self) -> Path:
+        """The Unix socket (mode 0600) on which a running server takes the CLI's operations."""
+        return self.data_dir / "admin.sock"
 
     def with_overrides(self, **overrides: Any) -> Settings:
         """Return a copy with the given fields replaced (CLI flags such as ``--port``)."""

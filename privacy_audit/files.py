@@ -75,7 +75,11 @@ def _scan_data_dir(data_dir: Path, salt_forms: list[bytes]) -> _DataScan:
             with path.open("rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
                 # The DuckDB file is compressed: check_database reads it column by column.
-                is_database = fh.read(12)[8:12] == b"DUCK"
+                head = fh.read(SALT_BYTES + 1)
+                is_database = head[8:12] == b"DUCK"
+                # A salt is 32 random bytes; 32 bytes of printable text (a small JSON file of
+                # hush's own) is none: random bytes are all printable once in ~10^8 salts.
+                salt_sized = size == SALT_BYTES and not all(32 <= byte < 127 for byte in head)
                 fh.seek(0)
                 ignore = own if path == data_dir / "server.json" else frozenset()
                 found, copied = _scan_file(fh, salt_forms, addresses=not is_database, ignore=ignore)
@@ -86,7 +90,7 @@ def _scan_data_dir(data_dir: Path, salt_forms: list[bytes]) -> _DataScan:
             scan.unreadable += 1
             continue
         scan.database_files += is_database
-        scan.salt_sized += size == SALT_BYTES
+        scan.salt_sized += salt_sized
         scan.salt_copies += copied
         if found + in_name:
             scan.addresses[name] = scan.addresses.get(name, 0) + found + in_name

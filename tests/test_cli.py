@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 
 import pytest
@@ -97,16 +98,19 @@ def test_api_keys_are_stored_only_as_hashes(tmp_path: Path) -> None:
             assert key[5:].encode() not in path.read_bytes()
 
 
-def test_the_admin_endpoint_refuses_requests_without_the_servers_token(
+def test_the_admin_channel_is_a_socket_only_hushs_user_can_open_never_an_http_route(
     server: ProcessServer,
 ) -> None:
     import httpx
 
-    response = httpx.post(
-        f"{server.base_url}/_admin",
-        json={"op": "keys.add", "args": {"name": "intruder"}},
-        headers={"Authorization": "Bearer guessed"},
-    )
-    assert response.status_code == 403
+    for path in ("/_admin", "/admin"):
+        response = httpx.post(
+            f"{server.base_url}{path}", json={"op": "keys.add", "args": {"name": "intruder"}}
+        )
+        assert response.status_code in (404, 405)
     assert "intruder" not in server.cli("keys", "list").stdout
+    socket_file = server.data_dir / "admin.sock"
+    assert stat.S_ISSOCK(socket_file.stat().st_mode)
+    assert socket_file.stat().st_mode & 0o777 == 0o600
     assert (server.data_dir / "server.json").stat().st_mode & 0o077 == 0
+    assert "token" not in (server.data_dir / "server.json").read_text()

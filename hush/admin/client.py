@@ -1,22 +1,28 @@
-"""How ``hush sites`` and ``hush keys`` reach the database: through a running server, or directly.
+"""How the CLI reaches the database: through a running server's admin socket, or directly.
 
-DuckDB admits one process on the file. When ``hush serve`` runs, it has left its loopback
-address and a token in ``server.json`` in the data dir; the CLI posts the operation there. When
-no server answers, the CLI opens the file itself.
+DuckDB admits one process on the file. When ``hush serve`` runs, it listens on ``admin.sock``
+in the data dir (``hush.admin.endpoint``); the CLI hands the operation over there. When no
+server answers, the CLI opens the file itself.
 """
 
 from __future__ import annotations
 
 import json
-import urllib.error
+import socket
 import urllib.request
 from typing import Any
+
+import orjson
 
 from aggregator.errors import AdminError
 from aggregator.store import Store, StoreBusy
 from collector.clock import SystemClock
 from hush.admin.operations import AdminContext, run_admin
+from hush.admin.socket_path import reachable
 from hush.settings import Settings
+
+# Generous: `hush demo` of ten million events takes about a minute.
+OPERATION_SECONDS = 3600
 
 
 class AdminFailed(Exception):
@@ -32,7 +38,7 @@ def call_admin(settings: Settings, op: str, args: dict[str, Any]) -> dict[str, A
     except StoreBusy:
         raise AdminFailed(
             f"{settings.database_path} is held by another process and no hush server answers "
-            f"at the address in {settings.server_file}"
+            f"on {settings.admin_socket}"
         ) from None
     try:
         context = AdminContext(
@@ -46,28 +52,34 @@ def call_admin(settings: Settings, op: str, args: dict[str, Any]) -> dict[str, A
 
 
 def _call_server(settings: Settings, op: str, args: dict[str, Any]) -> dict[str, Any] | None:
-    try:
-        info = json.loads(settings.server_file.read_text())
-    except (FileNotFoundError, ValueError):
+    if not settings.admin_socket.exists():
         return None
-    request = urllib.request.Request(  # noqa: S310 (the URL is the server's own loopback one)
-        info["url"] + "/_admin",
-        data=json.dumps({"op": op, "args": args}).encode(),
-        headers={"Authorization": f"Bearer {info['token']}", "Content-Type": "application/json"},
-        method="POST",
-    )
     try:
-        # Generous: `hush demo` of ten million events takes about a minute.
-        with urllib.request.urlopen(request, timeout=3600) as response:  # noqa: S310
-            return json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        try:
-            message = json.loads(exc.read())["error"]
-        except (ValueError, KeyError):
-            message = f"the server answered {exc.code}"
-        raise AdminFailed(message) from None
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        return None  # a stale server.json: the server is gone
+        with (
+            reachable(settings.admin_socket) as address,
+            socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock,
+        ):
+            sock.settimeout(OPERATION_SECONDS)
+            sock.connect(address)
+            sock.sendall(orjson.dumps({"op": op, "args": args}) + b"\n")
+            answer = orjson.loads(_read_line(sock))
+    except (ConnectionRefusedError, FileNotFoundError):
+        return None  # a socket file left by a server that is gone
+    except (OSError, orjson.JSONDecodeError) as exc:
+        raise AdminFailed(f"the server on {settings.admin_socket} did not answer: {exc}") from None
+    if "error" in answer:
+        raise AdminFailed(str(answer["error"]))
+    return dict(answer["result"])
+
+
+def _read_line(sock: socket.socket) -> bytes:
+    chunks = []
+    while not chunks or not chunks[-1].endswith(b"\n"):
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def running_server(settings: Settings) -> str | None:
