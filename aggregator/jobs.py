@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from aggregator import audit_log
 from aggregator.clock import Clock
 from aggregator.loader import LoadReport, load_pending
 from aggregator.retention import RetentionReport, purge_raw
@@ -80,6 +81,23 @@ class LoaderThread:
         return report
 
 
+def purge_audit_log(store: Store, retention_days: int, clock: Clock, raw: RetentionReport) -> int:
+    """Audit entries past their retention leave the file (P8's byte-level deletion); a run
+    that deleted anything, raw events included, is itself an entry."""
+    purged = audit_log.purge(store, retention_days=retention_days, now=clock.now())
+    if purged:
+        store.compact()
+    if purged or raw.deleted:
+        audit_log.record(
+            store,
+            audit_log.SYSTEM,
+            "retention.run",
+            changes={"raw_events_deleted": raw.deleted, "audit_entries_purged": purged},
+            now=clock.now(),
+        )
+    return purged
+
+
 class MaintenanceThread:
     """Rolls up closed days and enforces raw retention every ``interval`` seconds, and rebuilds
     the provisional rollups of open days every ``live_interval`` seconds (0: never; open days
@@ -95,12 +113,14 @@ class MaintenanceThread:
         clock: Clock,
         *,
         retention_days: int,
+        audit_retention_days: int = 365,
         interval: float = 60.0,
         live_interval: float = 0.0,
     ) -> None:
         self._store = store
         self._clock = clock
         self._retention_days = retention_days
+        self._audit_retention_days = audit_retention_days
         self._interval = interval
         self._live_interval = live_interval
         self._stop = threading.Event()
@@ -121,7 +141,10 @@ class MaintenanceThread:
     def run_once(self, *, dry_run: bool = False) -> RetentionReport:
         """Roll up what is due, then apply retention (or only report it)."""
         roll_up_pending(self._store, self._clock)
-        return purge_raw(self._store, self._retention_days, self._clock, dry_run=dry_run)
+        report = purge_raw(self._store, self._retention_days, self._clock, dry_run=dry_run)
+        if not dry_run:
+            purge_audit_log(self._store, self._audit_retention_days, self._clock, report)
+        return report
 
     def _run(self) -> None:
         now = time.monotonic()

@@ -1,0 +1,72 @@
+"""The read side over HTTP. ``routes`` is its one entry point: the Stats API for machines
+(``api/``), the pages for people (``web/``), the accounts they log in with (``accounts/``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from aggregator.audit_log import Actor
+from aggregator.clock import Clock
+from aggregator.store import Store
+from dashboard.api.keys import ApiKeys
+from dashboard.api.stats import StatsApi
+from dashboard.web import account, links, login, overview
+from dashboard.web.context import WebContext
+from dashboard.web.errors import handlers
+
+STATIC = Path(__file__).parent / "web" / "static"
+
+
+@dataclass(frozen=True, slots=True)
+class ReadSide:
+    routes: list[BaseRoute]
+    exception_handlers: dict[type[Exception], object]
+    web: WebContext
+    keys: ApiKeys
+
+
+def routes(
+    *,
+    store: Store,
+    clock: Clock,
+    min_visitors: int,
+    public_url: str,
+    client_key: Callable[[Request], bytes],
+    operate: Callable[[Actor, str, dict[str, Any]], dict[str, Any]],
+) -> ReadSide:
+    keys = ApiKeys(store, clock=clock)
+    web = WebContext(
+        store=store,
+        clock=clock,
+        public_url=public_url,
+        min_visitors=min_visitors,
+        client_key=client_key,
+        operate=operate,
+    )
+    stats = StatsApi(store=store, keys=keys, clock=clock, min_visitors=min_visitors)
+    pages: list[BaseRoute] = [
+        *overview.routes(web),
+        *login.routes(web),
+        *links.routes(web),
+        *account.routes(web),
+    ]
+    return ReadSide(
+        routes=[
+            *stats.routes(),
+            *pages,
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        exception_handlers=handlers(web),
+        web=web,
+        keys=keys,
+    )
+
+
+__all__ = ["ReadSide", "Route", "routes"]

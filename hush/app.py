@@ -21,6 +21,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+import dashboard
+from aggregator import one_time_links, users
+from aggregator.audit_log import Actor
 from aggregator.jobs import LoaderThread, MaintenanceThread
 from aggregator.sites import publish_snapshot
 from aggregator.store import Store
@@ -35,10 +38,9 @@ from collector.sites import SiteDirectory
 from collector.sources import SourceTable
 from collector.spool import SpoolWriter
 from collector.visitor import SaltStore
-from dashboard.api.keys import ApiKeys
-from dashboard.api.stats import StatsApi
+from dashboard.web.headers import ReadSideHeaders
 from hush.admin.endpoint import AdminEndpoint
-from hush.admin.operations import AdminContext
+from hush.admin.operations import AdminContext, run_admin
 from hush.settings import Settings
 from snippet.assets import snippet_routes
 
@@ -79,7 +81,7 @@ class HushApp:
             salts=self.salts,
             spool=self.spool,
             counters=self.counters,
-            addresses=ClientAddressResolver(settings.trusted_proxies),
+            addresses=ClientAddressResolver(settings.trusted_proxies),  # its own trusted-peer set
             rate_limiter=RateLimiter(settings.rate_limit, self.clock),
             devices=DeviceDetector(),
             countries=CountryLookup(settings.geoip_db),
@@ -90,10 +92,10 @@ class HushApp:
             self.store,
             self.clock,
             retention_days=settings.raw_retention_days,
+            audit_retention_days=settings.audit_retention_days,
             interval=settings.maintenance_interval,
             live_interval=settings.live_rollup_interval,
         )
-        self.keys = ApiKeys(self.store)
         self.ready = False
         self.admin_context = AdminContext(
             self.store, settings.sites_snapshot_path, self.clock, settings.raw_retention_days
@@ -101,16 +103,33 @@ class HushApp:
         self.admin = AdminEndpoint(
             settings.admin_socket, context=self.admin_context, after_change=self.after_admin_change
         )
-        stats = StatsApi(
-            store=self.store, keys=self.keys, clock=self.clock, min_visitors=settings.min_visitors
+        self.addresses = ClientAddressResolver(settings.trusted_proxies)
+        self.read_side = dashboard.routes(
+            store=self.store,
+            clock=self.clock,
+            min_visitors=settings.min_visitors,
+            public_url=settings.dashboard_url,
+            client_key=self._client_key,
+            operate=self.operate,
         )
+        self.keys = self.read_side.keys
         routes = [
-            *stats.routes(),
+            *self.read_side.routes,
             *snippet_routes(),
             Route("/healthz", self._healthz),
             Route("/metrics", self._metrics),
         ]
-        self.web = Starlette(routes=routes, lifespan=self._lifespan)
+        web = Starlette(
+            routes=routes,
+            lifespan=self._lifespan,
+            exception_handlers=self.read_side.exception_handlers,  # type: ignore[arg-type]
+        )
+        self.web = ReadSideHeaders(
+            web,
+            hosts=self.read_side.web.hosts,
+            secure=self.read_side.web.secure,
+            refusals=self.read_side.web.refusals,
+        )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] in INTAKE_PATHS:
@@ -128,6 +147,7 @@ class HushApp:
         ]
         await self.admin.start()
         self._write_server_file()
+        self._offer_setup_link()
         self.ready = True
         log.info(
             "hush is ready: data in %s, salts in %s", self.settings.data_dir, self.settings.salt_dir
@@ -158,8 +178,31 @@ class HushApp:
         """Pick up what an admin operation changed (sites, keys) at once."""
         if op.startswith("sites."):
             self.sites.reload()
-        elif op.startswith("keys."):
-            self.keys.refresh()
+        elif op.startswith(("keys.", "users.")):
+            self.keys.refresh()  # a key's grant follows its owner's role and sites
+
+    def operate(self, actor: Actor, op: str, args: dict[str, Any]) -> dict[str, Any]:
+        """An admin operation from a page, as the logged-in ``actor``."""
+        result = run_admin(self.admin_context, op, args, actor=actor)
+        self.after_admin_change(op)
+        return result
+
+    def _offer_setup_link(self) -> None:
+        """With no user yet, print a one-time link (an hour, once) that creates the first admin."""
+        if users.user_count(self.store):
+            return
+        token = one_time_links.issue(self.store, one_time_links.SETUP, now=self.clock.now())
+        print(
+            "hush has no users yet. Within an hour, open this link once to create the first"
+            f" admin:\n\n    {self.settings.dashboard_url}/setup/{token}\n",
+            flush=True,
+        )
+
+    def _client_key(self, request: Request) -> bytes:
+        """The client's address as bytes, for the login throttle's keyed hash (never kept)."""
+        peer = request.client.host if request.client else None
+        address = self.addresses.resolve(peer, request.headers.get("x-forwarded-for"))
+        return (address or "").encode()
 
     def _write_server_file(self) -> None:
         host = self.settings.host

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import tomllib
 from dataclasses import MISSING, dataclass, field, fields, replace
 from pathlib import Path
@@ -81,8 +82,28 @@ class Settings:
     geoip_db: Path | None = _setting(
         None, "A MaxMind-format .mmdb country database to use instead of the bundled one."
     )
+    public_url: str = _setting(
+        "",
+        "The URL people open the dashboard at (e.g. https://stats.example.com); its host is the"
+        " only one besides loopback the dashboard, API and metrics answer for, and https makes"
+        " the login cookie Secure and __Host- prefixed and adds HSTS. Default:"
+        " http://HUSH_HOST:HUSH_PORT.",
+    )
+    audit_retention_days: int = _setting(
+        365, "Days audit log entries are kept (at least 180); older ones are purged from the file."
+    )
 
     def __post_init__(self) -> None:
+        if self.audit_retention_days < 180:
+            raise SettingsError(
+                f"HUSH_AUDIT_RETENTION_DAYS={self.audit_retention_days}: keep the audit log"
+                " at least 180 days"
+            )
+        if self.public_url and not re.match(r"^https?://[^/?#\s]+/?$", self.public_url):
+            raise SettingsError(
+                f"HUSH_PUBLIC_URL={self.public_url!r}: give a scheme and host, such as"
+                " https://stats.example.com"
+            )
         if self.geoip_db is not None and not self.geoip_db.is_file():
             raise SettingsError(f"HUSH_GEOIP_DB={self.geoip_db}: no such file")
         if self.salt_dir.resolve().is_relative_to(self.data_dir.resolve()):
@@ -107,6 +128,14 @@ class Settings:
     def server_file(self) -> Path:
         """Where a running server leaves the URL it answers on (mode 0600), for ``hush audit``."""
         return self.data_dir / "server.json"
+
+    @property
+    def dashboard_url(self) -> str:
+        """Where people open the dashboard: HUSH_PUBLIC_URL, else the address served."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "*", "::") else self.host
+        return f"http://{f'[{host}]' if ':' in host else host}:{self.port}"
 
     @property
     def admin_socket(self) -> Path:

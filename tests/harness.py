@@ -114,3 +114,39 @@ def in_process(
             yield harness
     finally:
         shutil.rmtree(app.settings.salt_dir, ignore_errors=True)
+
+
+PASSWORD = "correct horse battery staple"
+
+
+def add_user(harness: Harness, email: str, role: str, *sites: str) -> None:
+    """A user with the password ``PASSWORD``, made as ``hush users add`` makes one."""
+    from dashboard.accounts.passwords import hash_password
+
+    harness.admin(
+        "users.add",
+        email=email,
+        role=role,
+        sites=list(sites),
+        password_hash=hash_password(PASSWORD),
+    )
+
+
+def log_in(harness: Harness, email: str, password: str = PASSWORD) -> httpx.Response:
+    """Log in through the form; the client keeps the session cookie."""
+    return harness.client.post(
+        "/login",
+        data={"email": email, "password": password, "next": "/"},
+        headers={"Origin": "http://127.0.0.1:8000"},
+        follow_redirects=False,
+    )
+
+
+def csrf_of(harness: Harness, path: str = "/account") -> str:
+    """The session's CSRF token, as a page's forms carry it."""
+    import re
+
+    page = harness.client.get(path).text
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)

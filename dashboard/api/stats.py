@@ -82,13 +82,15 @@ class StatsApi:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise ApiError(401, "Missing API key. Please use a valid API key as a Bearer Token.")
-        if not self._keys.is_valid(token.strip()):
+        grant = await run_in_threadpool(self._keys.grant, token.strip())
+        if grant is None:
             raise ApiError(401, "Invalid API key or site ID. Please check your credentials.")
         site_id = request.query_params.get("site_id")
         if not site_id:
             raise ApiError(400, "Missing site ID. Please provide the required site_id parameter.")
         site = await run_in_threadpool(find_site, self._store, site_id)
-        if site is None:
+        if site is None or (grant.site_ids is not None and site.id not in grant.site_ids):
+            # the same answer for a site that is not the key's as for one that does not exist
             raise ApiError(401, "Invalid API key or site ID. Please check your credentials.")
         return site
 
