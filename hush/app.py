@@ -53,7 +53,13 @@ INTAKE_PATHS = frozenset({"/api/event", PIXEL_PATH})
 class HushApp:
     """``hush serve``: collector, aggregator and dashboard in one process on one DuckDB file."""
 
-    def __init__(self, settings: Settings, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        clock: Clock | None = None,
+        devices: DeviceDetector | None = None,
+    ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
         settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -83,7 +89,7 @@ class HushApp:
             counters=self.counters,
             addresses=ClientAddressResolver(settings.trusted_proxies),  # its own trusted-peer set
             rate_limiter=RateLimiter(settings.rate_limit, self.clock),
-            devices=DeviceDetector(),
+            devices=devices or DeviceDetector(),
             countries=CountryLookup(settings.geoip_db),
             sources=SourceTable(),
             clock=self.clock,
@@ -255,6 +261,8 @@ class HushApp:
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> HushApp:
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, devices: DeviceDetector | None = None
+) -> HushApp:
     """The ASGI app of ``hush serve``; tests may pass a clock they can move."""
-    return HushApp(settings, clock=clock)
+    return HushApp(settings, clock=clock, devices=devices)

@@ -1,4 +1,5 @@
-"""The ``hush`` command line: ``serve``, ``sites``, ``keys``, ``demo``, ``retention``, ``audit``."""
+"""The ``hush`` command line: ``serve``, ``sites``, ``users``, ``keys``, ``demo``, ``retention``,
+``audit``."""
 
 from __future__ import annotations
 
@@ -67,13 +68,42 @@ def _parser() -> argparse.ArgumentParser:
     )
     key_add = keys.add_parser("add", help="create a key; it is printed once, on the last line")
     key_add.add_argument("--name", required=True)
-    key_add.set_defaults(run=_admin("keys.add", "name"))
+    key_add.add_argument("--user", help="the key's owner (default: the first admin)")
+    key_add.add_argument("--sites", type=_domains, help="only these of the owner's sites: a,b")
+    key_add.set_defaults(run=_admin("keys.add", "name", "user", "sites"))
     key_list = keys.add_parser("list", help="list keys (never the keys themselves)")
     key_list.set_defaults(run=_admin("keys.list"))
     revoke = keys.add_parser("revoke", help="revoke a key by id or name")
     revoke.add_argument("which", metavar="ID_OR_NAME")
     revoke.set_defaults(run=_admin("keys.revoke", "which"))
     for sub in (key_add, key_list, revoke):
+        _data_dir(sub)
+
+    people = commands.add_parser("users", help="manage who may log in").add_subparsers(
+        dest="action", required=True
+    )
+    user_add = people.add_parser("add", help="add a user (the password is read from the terminal)")
+    user_add.add_argument("email")
+    user_add.add_argument("--role", required=True, choices=["admin", "marketing", "security"])
+    user_add.add_argument("--sites", type=_domains, default=[], help="the sites they read: a,b")
+    user_add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    user_add.set_defaults(run=_add_user)
+    user_list = people.add_parser("list", help="list users, their roles and sites")
+    user_list.set_defaults(run=_admin("users.list"))
+    user_set = people.add_parser("set", help="change a user's role or sites (their sessions end)")
+    user_set.add_argument("email")
+    user_set.add_argument("--role", choices=["admin", "marketing", "security"])
+    user_set.add_argument("--sites", type=_domains, help="the sites they read: a,b ('' for none)")
+    user_set.set_defaults(run=_admin("users.set", "email", "role", "sites"))
+    user_remove = people.add_parser("remove", help="remove a user, their sessions and keys")
+    user_remove.add_argument("email")
+    user_remove.set_defaults(run=_admin("users.remove", "email"))
+    reset = people.add_parser("reset-password", help="print a one-time link to set a password")
+    reset.add_argument("email")
+    reset.set_defaults(run=_admin("users.reset", "email"))
+    for sub in (user_add, user_list, user_set, user_remove, reset):
         _data_dir(sub)
 
     retention = commands.add_parser(
@@ -138,10 +168,43 @@ def _has(module: str) -> bool:
 def _admin(op: str, *names: str) -> Any:
     def run(settings: Settings, args: argparse.Namespace) -> int:
         result = call_admin(settings, op, {name: getattr(args, name) for name in names})
-        _print(op, result)
+        _print(op, result, settings)
         return 0
 
     return run
+
+
+def _domains(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _add_user(settings: Settings, args: argparse.Namespace) -> int:
+    from dashboard.accounts.passwords import hash_password, problem
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    elif sys.stdin.isatty():
+        import getpass
+
+        password = getpass.getpass(f"password for {args.email}: ")
+        if getpass.getpass("again: ") != password:
+            raise AdminFailed("the two passwords differ")
+    else:
+        password = ""  # no terminal: the user sets one through the printed link
+    if password and (reason := problem(password)):
+        raise AdminFailed(reason)
+    result = call_admin(
+        settings,
+        "users.add",
+        {
+            "email": args.email,
+            "role": args.role,
+            "sites": args.sites,
+            "password_hash": hash_password(password) if password else "",
+        },
+    )
+    _print("users.add", result, settings)
+    return 0
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -202,12 +265,35 @@ def _set_site(settings: Settings, args: argparse.Namespace) -> int:
         changes["honour_dnt"] = args.dnt == "honour"
     if args.hash_routing:
         changes["hash_routing"] = args.hash_routing == "on"
-    _print("sites.set", call_admin(settings, "sites.set", changes))
+    _print("sites.set", call_admin(settings, "sites.set", changes), settings)
     return 0
 
 
-def _print(op: str, result: dict[str, Any]) -> None:
-    if "sites" in result:
+def _print(op: str, result: dict[str, Any], settings: Settings) -> None:
+    if "users" in result:
+        rows = [
+            (
+                u["email"],
+                u["role"],
+                "every site" if u["role"] == "admin" else ",".join(u["sites"]) or "none",
+                "yes" if u["has_password"] else "not yet",
+            )
+            for u in result["users"]
+        ]
+        _table(("email", "role", "sites", "password"), rows, empty="no users yet")
+    elif "user" in result:
+        u = result["user"]
+        verb = {
+            "users.add": "added",
+            "users.set": "updated",
+            "users.remove": "removed",
+            "users.reset": "reset link for",
+        }[op]
+        print(f"{verb} {u['email']} ({u['role']})")
+        if "reset_token" in result:
+            print("it works once, for 24 hours: send it to them over a channel you trust")
+            print(f"{settings.dashboard_url}/reset/{result['reset_token']}")
+    elif "sites" in result:
         rows = [
             (
                 s["domain"],
@@ -228,7 +314,8 @@ def _print(op: str, result: dict[str, Any]) -> None:
         )
     elif "secret" in result:
         key = result["key"]
-        print(f"created key {key['id']} ({key['name']}); it is shown only now:")
+        owner = f" for {key['user']}" if key["user"] else ""
+        print(f"created key {key['id']} ({key['name']}){owner}; it is shown only now:")
         print(result["secret"])
     elif "keys" in result:
         rows = [
@@ -236,12 +323,16 @@ def _print(op: str, result: dict[str, Any]) -> None:
                 str(k["id"]),
                 k["name"],
                 k["prefix"] + "…",
+                k["user"] or "-",
+                ",".join(k["sites"]) or "all",
                 k["created_at"],
+                k["last_used_day"] or "never",
                 "revoked" if k["revoked"] else "active",
             )
             for k in result["keys"]
         ]
-        _table(("id", "name", "key", "created", "state"), rows, empty="no keys yet")
+        header = ("id", "name", "key", "owner", "sites", "created", "last used", "state")
+        _table(header, rows, empty="no keys yet")
     elif "key" in result:
         print(f"revoked key {result['key']['id']} ({result['key']['name']})")
 

@@ -93,6 +93,8 @@ class WebContext:
         self, request: Request, template: str, *, status: int = 200, **values: Any
     ) -> HTMLResponse:
         who = self.who(request)
+        values.setdefault("error", "")
+        values.setdefault("notice", "")
         page = self.templates.get_template(template).render(
             who=who,
             csrf=who.session.csrf if who else "",
