@@ -125,6 +125,7 @@ class HushApp:
             Route("/healthz", self._healthz),
             Route("/metrics", self._metrics),
         ]
+        self.routes = routes
         web = Starlette(
             routes=routes,
             lifespan=self._lifespan,
