@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import string
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -141,6 +142,9 @@ _IPV6_LONGEST = 45  # "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255"
 # (the last four numbers of a longer dashed run), and hosts a browser reads as IPv4 as a whole:
 # "3405803781", "0xCB007105", "203.0.29445" (WHATWG URL, "IPv4 parser").
 _DASHED = re.compile(r"(?<![0-9])[0-9]{1,3}([-_])[0-9]{1,3}\1[0-9]{1,3}\1[0-9]{1,3}(?![-_]?[0-9])")
+# A label of a host name that is one 32-bit number ("3405803781.example", "0xcb007105.nip.io")
+# carries an address as the dashed form does; a browser reads it so when it is the whole host.
+_NUMBER_LABEL = re.compile(r"(?<![^.])(?:0[xX][0-9A-Fa-f]{1,8}|[0-9]{8,10})(?![^.])")
 _NUMERIC_HOST = re.compile(
     r"^(?:0[xX][0-9A-Fa-f]*|[0-9]+)(?:\.(?:0[xX][0-9A-Fa-f]*|[0-9]+)){0,3}\.?$"
 )
@@ -174,6 +178,11 @@ def _judge_ipv4(match: re.Match[str]) -> tuple[str, str] | None:
 
 def _judge_dashed(match: re.Match[str]) -> tuple[str, str] | None:
     address = _ipv4_of(match.group().split(match.group(1)))
+    return (IP, address) if address else None
+
+
+def _judge_number_label(match: re.Match[str]) -> tuple[str, str] | None:
+    address = _ipv4_of([match.group()])
     return (IP, address) if address else None
 
 
@@ -350,6 +359,15 @@ DETECTORS: tuple[Detector, ...] = (
         _judge_dashed,
         _has("-", "_"),
         r"[0-9][-_][0-9]{1,3}[-_][0-9]{1,3}[-_][0-9]",
+        hosts_only=True,
+    ),
+    Detector(
+        "ipv4-number",
+        IP,
+        _NUMBER_LABEL,
+        _judge_number_label,
+        _has(*string.digits),
+        r"(?:^|\.)(?:0[xX][0-9A-Fa-f]{1,8}|[0-9]{8,10})(?:\.|$)",
         hosts_only=True,
     ),
     Detector(
