@@ -3,25 +3,27 @@
 A page URL keeps its host, its path and the query parameters ``utm_source``, ``utm_medium``,
 ``utm_campaign``, ``utm_content``, ``utm_term``, ``ref`` and ``source``; every other parameter,
 any ``user:pass@`` and the fragment (unless the site opts into hash routing) are dropped. A
-referrer keeps its host and path only. Everything kept goes through :func:`scrub_text`, which
-replaces
+referrer keeps its host and path only. Everything kept goes through ``collector.detectors``
+(the table ``hush audit`` uses too), which replaces
 
-- email addresses by ``[email]``,
-- IPv4 and IPv6 address literals by ``[ip]``,
-- long secret tokens (UUIDs, reset links, API keys, JWTs) by ``[token]``,
+- email addresses, also written with ``%40``, ``(at)``, ``+tags``, full-width or invisible
+  characters, by ``[email]``,
+- IPv4 and IPv6 address literals anywhere in the text (in host names also the dashed
+  ``203-0-113-5`` and whole-number ``3405803781`` forms) by ``[ip]``,
+- long secret tokens (URL-safe base64, hex also in groups, UUIDs, JWTs) by ``[token]``,
 
-and drops control characters. URL parts are percent-decoded first (up to three times, so
-``%2540`` reveals an ``@`` as ``%40`` does) and are stored decoded.
+after NFKC normalisation and dropping control and format characters. URL parts are
+percent-decoded first (up to three times, so ``%2540`` reveals an ``@`` as ``%40`` does) and
+are stored decoded.
 """
 
 from __future__ import annotations
 
-import ipaddress
-import re
 from dataclasses import dataclass
 from urllib.parse import SplitResult, unquote, urlsplit
 
 from collector.channels import CLICK_IDS
+from collector.detectors import EMAIL, IP, TOKEN, percent_decode, scrub
 from collector.outcome import Rejected
 
 __all__ = [
@@ -36,46 +38,17 @@ __all__ = [
     "scrub_text",
 ]
 
-EMAIL, IP, TOKEN = "[email]", "[ip]", "[token]"
-"""The placeholders that replace an email address, an IP address literal and a secret token."""
-
 MAX_PATH = 2000
 """Characters kept of a path (with its fragment); a longer one is cut and ends with "…"."""
 MAX_VALUE = 300
 """Characters kept of a UTM value or ``ref``; a longer one is cut without a marker."""
 
 _ELLIPSIS = "\u2026"
-_DECODE_ROUNDS = 3
 _READ_PARAMS = frozenset(
     ("utm_source", "utm_medium", "utm_campaign", "utm_content", "utm_term", "ref", "source")
 )
 _CLICK_ID = " click id"  # a key no query parameter can have
 _BAD_URL = Rejected(400, "url must be an absolute http(s) URL", "bad_url")
-
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
-
-# The local part stops at "/", "?", "&", "=" and "#" so that only the address in
-# "/u/jane@example.com/settings" or "email=jane@example.com" is replaced; the lookbehind
-# makes a match start where a run of local-part characters starts, which keeps the scan
-# linear on long inputs. File names such as "logo@2x.png" are not addresses.
-_LOCAL = r"[\w.!$%'*+^`{|}~-]"
-_EMAIL = re.compile(
-    rf"(?<!{_LOCAL}){_LOCAL}+@(?:[\w-]+\.)+"
-    r"(?!(?:png|jpe?g|gif|svg|webp|avif|ico|bmp|pdf|html?|css|m?js|json|xml|txt)(?![\w-]))"
-    r"(?:xn--[\w-]+|[^\W\d_]{2,})"
-)
-_IPV4 = re.compile(r"(?<![0-9])(?<![0-9]\.)[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?!\.?[0-9])")
-# Candidates only: the lookarounds keep "std::vec" out and ipaddress turns down "12:30:45".
-_IPV6 = re.compile(
-    r"(?<![\w:.])(\[)?"
-    r"(?P<address>(?:[0-9A-Fa-f]{0,4}:){2,8}(?:[0-9]{1,3}(?:\.[0-9]{1,3}){3}|[0-9A-Fa-f]{1,4})?)"
-    r"(?(1)\]|(?![\w:]))"
-)
-_UUID = re.compile(
-    r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}(?:-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])"
-)
-_RUN = re.compile(r"[A-Za-z0-9_\-.~+=]+")
-_LONG_PIECE = re.compile(r"[A-Za-z0-9]{16,}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,24 +72,14 @@ class PageUrl:
 
 
 def scrub_text(value: str) -> str:
-    """Replace email addresses, IP address literals and long secret tokens with placeholders,
-    and drop control characters (U+0000-U+001F, U+007F-U+009F).
-
-    A token is a UUID, or a run of ``[A-Za-z0-9_-.~+=]`` holding an alphanumeric piece of at
-    least 16 characters that has two digits or more, or whose letters are at least a quarter
-    uppercase (random base64 that happens to hold no digits); the whole run is replaced, so a
-    JWT becomes one ``[token]``. Lowercase slugs such as "internationalization" are kept.
+    """Replace what ``collector.detectors`` finds (email addresses, IP address literals, long
+    secret tokens) with placeholders, after NFKC normalisation and dropping control and
+    invisible format characters.
 
     Text that still holds percent-escapes is decoded only when that reveals something to
     replace ("jane%40example.com"), so "100%25" stays as sent.
     """
-    scrubbed = _replace_secrets(value)
-    if "%" in scrubbed:
-        decoded = _percent_decode(scrubbed)
-        rescrubbed = _replace_secrets(decoded)
-        if rescrubbed != decoded:
-            return rescrubbed
-    return scrubbed
+    return scrub(value)
 
 
 def scrub_page_url(url: str, *, keep_fragment: bool = False) -> PageUrl | Rejected:
@@ -182,14 +145,14 @@ def _split(url: str) -> SplitResult | None:
 
 
 def _scrub_host(hostname: str) -> str:
-    host = _percent_decode(hostname).lower().rstrip(".")
-    return scrub_text(host) if host else ""
+    host = percent_decode(hostname).lower().rstrip(".")
+    return scrub(host, host=True) if host else ""
 
 
 def _scrub_path(raw: str) -> str:
     # A decoded "?" starts a query as far as hush is concerned: "/reset%3Ftoken%3D..." and a
     # hash router's "#/reset?token=..." lose it like a real query string does.
-    decoded = _percent_decode(raw).partition("?")[0]
+    decoded = percent_decode(raw).partition("?")[0]
     return scrub_text(decoded) if decoded else ""
 
 
@@ -198,7 +161,7 @@ def _scrub_value(raw: str) -> str:
         return ""
     # "+" is a space in a query, but it is turned into one only after scrubbing, so that
     # "jane+news@example.com" is still seen as one address.
-    text = scrub_text(_percent_decode(raw)).replace("+", " ")
+    text = scrub_text(percent_decode(raw)).replace("+", " ")
     return text.strip().lower()[:MAX_VALUE].rstrip()
 
 
@@ -217,69 +180,5 @@ def _read_params(query: str) -> dict[str, str]:
     return found
 
 
-def _percent_decode(text: str) -> str:
-    for _ in range(_DECODE_ROUNDS):
-        if "%" not in text:
-            break
-        decoded = unquote(text, errors="replace")
-        if decoded == text:
-            break
-        text = decoded
-    return text
-
-
 def _cut(path: str) -> str:
     return path if len(path) <= MAX_PATH else path[: MAX_PATH - 1] + _ELLIPSIS
-
-
-def _replace_secrets(text: str) -> str:
-    # Control characters go first, so that "jane\x00@example.com" cannot hide an address
-    # that would appear once they are removed.
-    if not text.isprintable():
-        text = _CONTROL.sub("", text)
-    if "@" in text:
-        text = _EMAIL.sub(EMAIL, text)
-    if ":" in text:
-        text = _IPV6.sub(_replace_ipv6, text)
-    if "." in text:
-        text = _IPV4.sub(_replace_ipv4, text)
-    if len(text) >= 36 and "-" in text:
-        text = _UUID.sub(TOKEN, text)
-    if _LONG_PIECE.search(text) and any(map(_is_secret, _LONG_PIECE.findall(text))):
-        text = _RUN.sub(_replace_run, text)
-    return text
-
-
-def _replace_ipv4(match: re.Match[str]) -> str:
-    candidate = match.group()
-    # Leading zeros ("010.000.000.001") still name an address; ipaddress refuses them as text.
-    normalized = ".".join(str(int(octet)) for octet in candidate.split("."))
-    try:
-        ipaddress.IPv4Address(normalized)
-    except ValueError:
-        return candidate
-    return IP
-
-
-def _replace_ipv6(match: re.Match[str]) -> str:
-    try:
-        ipaddress.IPv6Address(match.group("address"))
-    except ValueError:
-        return match.group()
-    return IP
-
-
-def _replace_run(match: re.Match[str]) -> str:
-    run = match.group()
-    for piece in _LONG_PIECE.findall(run):
-        if _is_secret(piece):
-            return TOKEN
-    return run
-
-
-def _is_secret(piece: str) -> bool:
-    digits = sum(map(str.isdigit, piece))
-    if digits >= 2:
-        return True
-    uppercase = sum(map(str.isupper, piece))
-    return uppercase * 4 >= len(piece) - digits

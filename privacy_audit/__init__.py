@@ -8,10 +8,10 @@ address the audit looks for. Loopback and unspecified addresses (127.0.0.1, ::1,
 not findings: they identify nobody, and hush's own admin endpoint listens on one.
 """
 
-from privacy_audit.addresses import count_addresses, holds_address
+from privacy_audit.addresses import count_addresses, holds_address, holds_secret
 from privacy_audit.database import check_database
 from privacy_audit.files import check_files
-from privacy_audit.report import P1, P2, P3, P4, P6, P8, SERVER, Check, render
+from privacy_audit.report import P1, P2, P3, P4, P5, P6, P8, SERVER, Check, render
 from privacy_audit.server import STORAGE_APIS, check_server
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "P2",
     "P3",
     "P4",
+    "P5",
     "P6",
     "P8",
     "SERVER",
@@ -29,5 +30,6 @@ __all__ = [
     "check_server",
     "count_addresses",
     "holds_address",
+    "holds_secret",
     "render",
 ]

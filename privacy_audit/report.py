@@ -14,6 +14,7 @@ P1 = "P1 No IP address at rest"
 P2 = "P2 Only a daily hash identifies a visitor"
 P3 = "P3 Salts live one day, apart from the data"
 P4 = "P4 No cookies, no storage"
+P5 = "P5 What browsers send is scrubbed"
 P6 = "P6 Privacy signals honoured"
 P8 = "P8 Retention enforced"
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 
+from collector.detectors import scrub
 from collector.outcome import Rejected
 from collector.scrub import (
     EMAIL,
@@ -79,11 +81,41 @@ def test_placeholders_are_documented_strings() -> None:
         pytest.param("a\x00b\x1fc\x7fd\x9fe", "abcde", id="control characters removed"),
         pytest.param("tab\tand\nnewline", "tabandnewline", id="tab and newline removed"),
         pytest.param("100%25 cotton", "100%25 cotton", id="percent-escape kept when harmless"),
+        # The sharpened P5 (DESIGN.md §2), review findings 8 and 12.
+        pytest.param("Xy3kP9-mQ2rT8_vW1zA4b", TOKEN, id="base64url token split by - and _"),
+        pytest.param("1a2b3c4d-5e6f7a8b-9c0d1e2f-3a4b5c6d", TOKEN, id="grouped hex"),
+        pytest.param("ABCD-1234-EFGH-5678-IJKL", TOKEN, id="licence key"),
+        pytest.param("card 4111 1111 1111 1111", f"card {TOKEN}", id="spaced card number"),
+        pytest.param("4111-1111-1111-1111", TOKEN, id="dashed card number"),
+        pytest.param("ip:2001:db8::99", f"ip:{IP}", id="ipv6 after a word and a colon"),
+        pytest.param("client_2001:db8::77", f"client_{IP}", id="ipv6 after an underscore"),
+        pytest.param("abc2001:db8::1", f"abc{IP}", id="ipv6 glued to hex letters"),
+        pytest.param("0xcb.0.113.5", IP, id="ipv4 with a hex part"),
+        pytest.param("0203.0000.0113.0005", IP, id="ipv4 with octal parts"),
+        pytest.param(
+            "\uff12\uff10\uff13.\uff10.\uff11\uff11\uff13.\uff15", IP, id="full-width ipv4"
+        ),
+        pytest.param("jane\u200b@example.com", EMAIL, id="zero-width space inside an email"),
+        pytest.param("ja\u00adne@exa\ufeffmple.com", EMAIL, id="soft hyphen and bom in an email"),
+        pytest.param("jane\uff20example.com", EMAIL, id="full-width at sign"),
+        pytest.param("jane@example\u3002com", EMAIL, id="ideographic full stop"),
+        pytest.param("jane(at)example.com", EMAIL, id="(at)"),
+        pytest.param("jane [at] example [dot] com", EMAIL, id="[at] and [dot]"),
+        pytest.param('"john doe"@example.com', EMAIL, id="quoted local part"),
+        pytest.param("203-0-113-5", "203-0-113-5", id="dashed numbers outside a host"),
+        pytest.param("release-2024-10-01", "release-2024-10-01", id="date in a slug"),
+        pytest.param("x86_64-linux-gnu", "x86_64-linux-gnu", id="platform triple"),
+        pytest.param("dead beef cafe babe", "dead beef cafe babe", id="hex words"),
+        pytest.param("/blog/how-to-build-a-privacy-first-analytics-tool", None, id="long slug"),
+        pytest.param("/docs/api/v2/oauth2-client-credentials", None, id="slug with versions"),
+        pytest.param("ipv6-vs-ipv4-explained-2024", None, id="slug with letters and digits"),
+        pytest.param("IMG_20240101_123456", None, id="file name with a timestamp"),
+        pytest.param("\U0001f468\u200d\U0001f469\u200d\U0001f467", None, id="emoji joiners kept"),
         pytest.param("", "", id="empty"),
     ],
 )
-def test_scrub_text(text: str, expected: str) -> None:
-    assert scrub_text(text) == expected
+def test_scrub_text(text: str, expected: str | None) -> None:
+    assert scrub_text(text) == (text if expected is None else expected)
 
 
 @pytest.mark.parametrize(
@@ -99,18 +131,42 @@ def test_scrub_text_is_idempotent(text: str) -> None:
     assert scrub_text(once) == once
 
 
-@pytest.mark.parametrize(
-    "text",
-    [
-        pytest.param("a" * 100_000 + "@", id="long local part without domain"),
-        pytest.param("@" + "a." * 50_000, id="long domain without tld"),
-        pytest.param("1." * 50_000, id="long dotted number"),
-        pytest.param("1:" * 50_000, id="long colon list"),
-        pytest.param(("a" * 15 + "-") * 6_000, id="many almost-long pieces"),
-    ],
-)
-def test_scrub_text_stays_linear_on_hostile_input(text: str) -> None:
-    assert len(scrub_text(text)) <= len(text)
+HOSTILE = {
+    "long local part without domain": ("a", "@"),
+    "long domain without tld": ("a.", ""),
+    "long dotted number": ("1.", ""),
+    "long colon list": ("1:", ""),
+    "many almost-long pieces": ("a" * 15 + "-", ""),
+    "brackets and colons": ("[::", ""),
+    "hex groups never long enough": ("aaa-", "Z"),
+    "dashed numbers": ("1-", ""),
+    "obfuscated at signs": ("a (at) ", ""),
+    "switching classes": ("aB3-", ""),
+    "invisible characters": ("e\u200b", ""),
+}
+
+
+def _seconds(text: str, *, host: bool) -> float:
+    best = float("inf")
+    for _ in range(3):  # the best of 3: the machine is shared
+        start = time.perf_counter()
+        scrub(text, host=host)
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+@pytest.mark.parametrize("host", [False, True], ids=["text", "host"])
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_scrub_text_stays_linear_on_hostile_input(kind: str, host: bool) -> None:
+    unit, end = HOSTILE[kind]
+    small = unit * (4096 // len(unit)) + end
+    large = unit * (32768 // len(unit)) + end  # 8 times as long, 32 KiB
+    assert len(scrub(large, host=host)) <= 2 * len(large)  # "::" becomes "[ip]"
+    small_s, large_s = _seconds(small, host=host), _seconds(large, host=host)
+    # Measured at 20-350 µs a KiB on 32 KiB (2 cores, shared); 3 ms a KiB fails only a
+    # runaway, and quadratic work would make 8 times the text take ~64 times as long.
+    assert large_s < 32 * 0.003, f"{large_s * 1e6 / 32:.0f} µs a KiB"
+    assert large_s < 8 * 4 * max(small_s, 1e-4), (small_s, large_s)
 
 
 @pytest.mark.parametrize(
@@ -210,6 +266,17 @@ def test_page_path(url: str, path: str) -> None:
         pytest.param("http://10.0.0.1.nip.io/", f"{IP}.nip.io", id="ip inside a host name"),
         pytest.param("https://Bücher.de/", "bücher.de", id="idn host kept as sent"),
         pytest.param("https://xn--bcher-kva.de/", "xn--bcher-kva.de", id="punycode host"),
+        pytest.param("https://xn--80akhbyknj4f.com/", "xn--80akhbyknj4f.com", id="long punycode"),
+        pytest.param("http://203-0-113-5.example/", f"{IP}.example", id="dashed ipv4 host"),
+        pytest.param(
+            "http://ec2-198-51-100-9.compute-1.amazonaws.com/",
+            f"ec2-{IP}.compute-1.amazonaws.com",
+            id="dashed ipv4 after a word",
+        ),
+        pytest.param("http://3405803781/", IP, id="decimal ipv4 host"),
+        pytest.param("http://0xCB007105/", IP, id="hex ipv4 host"),
+        pytest.param("http://203.0.29445/", IP, id="three-part ipv4 host"),
+        pytest.param("http://0xcb.0.0x71.5/", IP, id="dotted hex ipv4 host"),
     ],
 )
 def test_page_hostname(url: str, hostname: str) -> None:
@@ -477,13 +544,14 @@ def test_no_field_of_a_stuffed_url_leaks_a_secret(encode: str, keep_fragment: bo
             assert leak not in text, (field.name, text)
 
 
+PLACEHOLDERS = {"email": EMAIL, "ipv4": IP, "ipv6": IP, "token": TOKEN}
+
+
 @pytest.mark.parametrize("name", ["utm_source", "utm_medium", "utm_term", "ref"])
 @pytest.mark.parametrize("kind", list(SECRETS))
 def test_no_secret_survives_in_any_query_value(name: str, kind: str) -> None:
     scrubbed = page(f"https://example.com/?{name}=from%20{SECRETS[kind]}%20on")
-    assert getattr(scrubbed, name) in (
-        f"from {placeholder} on" for placeholder in (EMAIL, IP, TOKEN)
-    )
+    assert getattr(scrubbed, name) == f"from {PLACEHOLDERS[kind]} on"
 
 
 def test_no_secret_survives_in_a_referrer() -> None:

@@ -25,12 +25,19 @@ import pytest
 import privacy_audit as audit
 from aggregator.store import Store
 from collector.visitor import SaltStore, is_tmpfs
-from privacy_audit import P1, P2, P3, P4, P6, P8, SERVER, Check, render
+from privacy_audit import P1, P2, P3, P4, P5, P6, P8, SERVER, Check, render
 from tests.servers import ManualClock, ProcessServer, free_port, utc
 
 NOW = utc(2026, 3, 10, 12, 0)
 TODAY = NOW.date()
-PLANTED = ("203.0.113.9", "198.51.100.7", "2001:db8::17", "192.0.2.77")
+PLANTED = (
+    "203.0.113.9",
+    "198.51.100.7",
+    "2001:db8::17",
+    "192.0.2.77",
+    "jane@example.com",
+    "Xy3kP9-mQ2rT8_vW1zA4b",
+)
 
 
 def failures(checks: list[Check]) -> list[Check]:
@@ -63,6 +70,10 @@ def assert_quotes_no_address(checks: list[Check]) -> None:
         ("12:30:45", 0),
         ("std::vector", 0),
         ("/reset/[ip]/[email]", 0),
+        ("ip:2001:db8::99", 1),  # after a word and ":" (review finding 12)
+        ("/client_2001:db8::77/x", 1),
+        ("0xcb.0.113.5 0203.0000.0113.0005", 2),  # hex and octal parts, as browsers read them
+        ("２０３.０.１１３.５", 0),  # full-width: files are scanned as bytes, not normalised
     ],
     ids=lambda value: str(value),
 )
@@ -73,6 +84,56 @@ def test_what_counts_as_an_address(text: str, count: int) -> None:
 def test_a_percent_encoded_address_is_still_an_address() -> None:
     assert audit.holds_address("/x/2001%3Adb8%3A%3A17")
     assert not audit.holds_address("/x/100%25")
+
+
+@pytest.mark.parametrize(
+    ("value", "host"),
+    [
+        ("２０３.０.１１３.５", False),
+        ("ip:2001:db8::99", False),
+        ("203-0-113-5.example", True),
+        ("3405803781", True),
+        ("0xCB007105", True),
+    ],
+)
+def test_stored_text_is_read_as_the_scrubber_reads_it(value: str, host: bool) -> None:
+    assert audit.holds_address(value, host=host)
+
+
+def test_dashed_and_numeric_forms_count_in_host_names_only() -> None:
+    assert not audit.holds_address("/scores/203-0-113-5")
+    assert not audit.holds_address("3405803781")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "jane\u200b@example.com",
+        "jane(at)example.com",
+        "jane%40example.com",
+        "/reset/Xy3kP9-mQ2rT8_vW1zA4b",
+        "/activate/1a2b3c4d-5e6f7a8b-9c0d1e2f-3a4b5c6d",
+        "/card/4111 1111 1111 1111",
+        "ABCD-1234-EFGH-5678-IJKL",
+        "123e4567-e89b-12d3-a456-426614174000",
+    ],
+)
+def test_emails_and_tokens_are_secrets(value: str) -> None:
+    assert audit.holds_secret(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "/blog/how-to-build-a-privacy-first-analytics-tool",
+        "/blog/2024-annual-report-for-q3-results",
+        "/v1.2.3/docs",
+        "/[token]/[email]",
+        "Chrome",
+    ],
+)
+def test_slugs_and_placeholders_are_not_secrets(value: str) -> None:
+    assert not audit.holds_secret(value)
 
 
 # --- the database ------------------------------------------------------------------------------
@@ -123,14 +184,23 @@ def audit_store(store: Store) -> list[Check]:
 def test_a_clean_store_passes(store: Store) -> None:
     # Look-alikes that are not addresses, and the oldest day retention still keeps.
     for n, path in enumerate(
-        ["/v/1.2.3.4.5", "/at/12:30:45", "/std::vector", "/[ip]", "/127.0.0.1"]
+        [
+            "/v/1.2.3.4.5",
+            "/at/12:30:45",
+            "/std::vector",
+            "/[ip]",
+            "/127.0.0.1",
+            "/[token]/[email]",
+            "/blog/2024-annual-report-for-q3-results",
+            "/logo@2x.png",
+        ]
     ):
         insert_event(store, path=path, visitor=n)
     insert_event(store, day=TODAY - timedelta(days=31), visitor=100)  # 30 days and a day's grace
     checks = audit_store(store)
-    assert [c.promise for c in checks] == [P1, P2, P2, P8]
+    assert [c.promise for c in checks] == [P1, P5, P2, P2, P8]
     assert failures(checks) == []
-    assert "the oldest in events is from 2026-02-07" in checks[3].detail
+    assert "the oldest in events is from 2026-02-07" in checks[4].detail
 
 
 def _sql(statement: str) -> Callable[[Store], None]:
@@ -154,6 +224,14 @@ def _sql(statement: str) -> Callable[[Store], None]:
             P1,
             "intake_counts.detail",
         ),
+        (lambda s: insert_event(s, path="/u/jane@example.com"), P5, "events.path (1 row)"),
+        (
+            lambda s: insert_event(s, props={"code": "Xy3kP9-mQ2rT8_vW1zA4b"}),
+            P5,
+            "events.props (1 row)",
+        ),
+        (lambda s: insert_event(s, referrer_host="jane%40example.com"), P5, "events.referrer"),
+        (lambda s: insert_event(s, referrer_host="203-0-113-9.example"), P1, "referrer_host"),
         (_sql("CREATE TABLE logins (ts TIMESTAMP, client_ip VARCHAR)"), P2, "logins.client_ip"),
         (_sql("CREATE TABLE hits (user_agent VARCHAR)"), P2, "hits.user_agent"),
         (_sql("CREATE TABLE cookies (name VARCHAR)"), P2, "cookies"),
@@ -181,6 +259,10 @@ def _sql(statement: str) -> Callable[[Store], None]:
         "address as a prop key",
         "percent-encoded address",
         "address in a counter's detail",
+        "email in a path",
+        "token in a prop value",
+        "percent-encoded email as a referrer",
+        "dashed address in a host name",
         "a column for addresses",
         "a column for user agents",
         "a table for cookies",
@@ -411,7 +493,7 @@ def test_a_real_installation_passes_the_whole_audit(tmp_path: Path) -> None:
     snippet_checks = [c for c in checks if c.detail.startswith("the snippet")]
     assert [c.passed for c in snippet_checks] == [clean]
     assert [c for c in failures(checks) if c not in snippet_checks] == []
-    assert {c.promise for c in checks} == {SERVER, P1, P2, P3, P4, P6, P8}
+    assert {c.promise for c in checks} == {SERVER, P1, P2, P3, P4, P5, P6, P8}
     assert "203.0.113.9" not in render(checks)
 
 
