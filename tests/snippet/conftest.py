@@ -9,32 +9,15 @@ bots (DESIGN.md §4).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Playwright, sync_playwright
 
+from tests.chromium import launch
 from tests.servers import CHROME_UA, ProcessServer, running
 from tests.snippet.pages import PageServer, Visit, Visitor
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--disable-blink-features=AutomationControlled",
-    # Requests the browser process sends for a page that is going away (keepalive fetches
-    # during unload) carry this flag's user agent, not the context's.
-    f"--user-agent={CHROME_UA}",
-    "--host-resolver-rules=MAP *.test 127.0.0.1",
-]
-
 
 # The browser connects from 127.0.0.1 with no proxy in front, so no proxy is trusted: the socket
 # peer is the visitor's address. Every breakdown row has one visitor, the same browser:
@@ -56,10 +39,7 @@ def playwright() -> Iterator[Playwright]:
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Headless Chromium with a fresh profile (Playwright gives each launch its own
     ``--user-data-dir``)."""
-    assert os.access(CHROMIUM, os.X_OK), f"{CHROMIUM} is missing: run scripts/install-browser"
-    browser = playwright.chromium.launch(
-        executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-    )
+    browser = launch(playwright)
     yield browser
     browser.close()
 

@@ -1,0 +1,34 @@
+"""The first run in a browser: ``hush serve`` prints a one-time link that creates the first
+admin, and that link works once."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.servers import ProcessServer
+from tests.web.conftest import PASSWORD, Opener, setup_link
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+
+def test_the_setup_link_creates_the_first_admin_once(hush: ProcessServer, tab: Opener) -> None:
+    link = setup_link(hush)
+    first = tab()
+    page = first.open(link.removeprefix(hush.base_url))
+    assert page.get_by_role("heading", name="Create the first admin").is_visible()
+    first.shoot("setup")
+    page.get_by_label("Your email").fill("root@example.com")
+    page.get_by_label("New password").fill(PASSWORD)
+    page.get_by_role("button", name="Create the admin account").click()
+    page.wait_for_url(hush.base_url + "/")
+    assert page.get_by_role("heading", name="Sites").is_visible()
+    assert page.get_by_role("row", name="example.com").is_visible()
+    first.shoot("overview-admin")
+
+    second = tab()
+    again = second.open(link.removeprefix(hush.base_url))
+    assert "has been used or has expired" in again.content()
+    second.shoot("setup-used")
+    assert "root@example.com" in hush.cli("users", "list").stdout
+    assert first.foreign_requests() == [] and second.foreign_requests() == []
+    assert first.console_errors == [] and second.console_errors == []
