@@ -101,7 +101,12 @@ class HushApp:
             self.store, settings.sites_snapshot_path, self.clock, settings.raw_retention_days
         )
         stats = StatsApi(
-            store=self.store, keys=self.keys, clock=self.clock, min_visitors=settings.min_visitors
+            store=self.store,
+            keys=self.keys,
+            clock=self.clock,
+            min_visitors=settings.min_visitors,
+            requests_per_hour=settings.api_rate_limit,
+            query_seconds=settings.api_query_seconds,
         )
         routes = [
             *stats.routes(),

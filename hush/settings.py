@@ -81,6 +81,12 @@ class Settings:
     geoip_db: Path | None = _setting(
         None, "A MaxMind-format .mmdb country database to use instead of the bundled one."
     )
+    api_rate_limit: int = _setting(
+        600, "Stats API requests per key per hour (429 past it); 0 turns the limit off."
+    )
+    api_query_seconds: float = _setting(
+        10.0, "Seconds a Stats API query may run before it is stopped (503); 0: no limit."
+    )
 
     def __post_init__(self) -> None:
         if self.geoip_db is not None and not self.geoip_db.is_file():
