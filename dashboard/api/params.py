@@ -74,8 +74,10 @@ def read_params(params: Mapping[str, str], *, endpoint: str, today: date) -> Sta
     if endpoint == "timeseries" and period == "realtime":
         raise ApiError(400, "timeseries does not take period=realtime")
     date_from, date_to = date_range(period, params.get("date"), today)
-    interval = interval_dimension(params.get("interval") or default_interval(period))
+    # Each endpoint reads only its own parameters; others are ignored, as Plausible does.
+    interval = INTERVALS[default_interval(period)]
     if endpoint == "timeseries":
+        interval = interval_dimension(params.get("interval") or default_interval(period))
         buckets = count_buckets(interval, date_from, date_to)
         if buckets > MAX_BUCKETS:
             raise ApiError(
@@ -91,7 +93,7 @@ def read_params(params: Mapping[str, str], *, endpoint: str, today: date) -> Sta
             raise ApiError(400, f"cannot break down by {prop}; use timeseries")
         if not is_dimension(prop):
             raise ApiError(400, f"unknown property {prop!r}")
-    compare = params.get("compare")
+    compare = params.get("compare") if endpoint == "aggregate" else None
     compared = None
     if compare == "previous_period":
         span = date_to - date_from + timedelta(days=1)
