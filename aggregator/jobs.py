@@ -114,6 +114,7 @@ class MaintenanceThread:
         *,
         retention_days: int,
         audit_retention_days: int = 365,
+        min_visitors: int = 3,
         interval: float = 60.0,
         live_interval: float = 0.0,
     ) -> None:
@@ -121,6 +122,7 @@ class MaintenanceThread:
         self._clock = clock
         self._retention_days = retention_days
         self._audit_retention_days = audit_retention_days
+        self._min_visitors = min_visitors
         self._interval = interval
         self._live_interval = live_interval
         self._stop = threading.Event()
@@ -141,7 +143,13 @@ class MaintenanceThread:
     def run_once(self, *, dry_run: bool = False) -> RetentionReport:
         """Roll up what is due, then apply retention (or only report it)."""
         roll_up_pending(self._store, self._clock)
-        report = purge_raw(self._store, self._retention_days, self._clock, dry_run=dry_run)
+        report = purge_raw(
+            self._store,
+            self._retention_days,
+            self._clock,
+            dry_run=dry_run,
+            min_visitors=self._min_visitors,
+        )
         if not dry_run:
             purge_audit_log(self._store, self._audit_retention_days, self._clock, report)
         return report

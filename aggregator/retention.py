@@ -1,7 +1,14 @@
 """Raw-event retention (P8): raw events older than ``HUSH_RAW_RETENTION_DAYS`` are deleted once
 their day is rolled up, and the database file is then rewritten so their bytes are gone too.
 
-Rollups carry no visitor ids and are kept. ``hush retention --dry-run`` shows what would go.
+Rollups carry no visitor ids and are kept, but not as they are (P7): when a day loses its raw
+events, every rollup row of that day about fewer than k people (k = ``HUSH_MIN_VISITORS`` at
+purge time) is folded into one "(fewer than k)" row of its day and rollup, so the long-term
+store never holds a row about fewer than k people. Raising k later does not fold days already
+purged again (their raw events are gone; queries still fold their rows under today's k);
+lowering it cannot bring folded rows back. Site totals (the rollups ``''`` and ``time:hour``,
+which name no property) are kept whole: P7 shows unfiltered totals as they are.
+``hush retention --dry-run`` shows what would go.
 """
 
 from __future__ import annotations
@@ -12,10 +19,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from aggregator.clock import Clock
+from aggregator.queries import BASE_COLUMNS, ROLLUP_SPECS, folded_label, spec_name
 from aggregator.sites import local_dates
 from aggregator.store import Store
 
 log = logging.getLogger("hush.retention")
+
+DEFAULT_MIN_VISITORS = 3  # HUSH_MIN_VISITORS's default
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +92,16 @@ def expired_raw(store: Store, retention_days: int, now: float) -> RetentionRepor
     return report
 
 
-def purge_raw(store: Store, retention_days: int, clock: Clock, *, dry_run: bool) -> RetentionReport:
-    """Delete expired raw events (their rollups stay), then rewrite the rest sorted by visitor
-    and compact the file."""
+def purge_raw(
+    store: Store,
+    retention_days: int,
+    clock: Clock,
+    *,
+    dry_run: bool,
+    min_visitors: int = DEFAULT_MIN_VISITORS,
+) -> RetentionReport:
+    """Delete expired raw events, fold their days' rollup rows about fewer than
+    ``min_visitors`` people, then rewrite the rest sorted by visitor and compact the file."""
     now = clock.now()  # one instant for the report and the deletion, even at midnight
     report = expired_raw(store, retention_days, now)
     if dry_run or not report.expired:
@@ -98,6 +115,8 @@ def purge_raw(store: Store, retention_days: int, clock: Clock, *, dry_run: bool)
                 params,
             ).fetchone()
             report.deleted += int(deleted[0]) if deleted else 0
+            if min_visitors > 1:
+                _fold_small_rows(cur, {**params, "k": min_visitors})
             cur.execute(
                 "UPDATE rolled_days SET raw_purged = true"
                 " WHERE site_id = $site AND day < $cutoff AND NOT provisional AND NOT stale",
@@ -116,6 +135,37 @@ def purge_raw(store: Store, retention_days: int, clock: Clock, *, dry_run: bool)
         report.bytes_freed,
     )
     return report
+
+
+# The days losing their raw events now: what the UPDATE of rolled_days marks purged.
+_PURGING = (
+    "SELECT day FROM rolled_days WHERE site_id = $site AND day < $cutoff"
+    " AND NOT provisional AND NOT stale AND NOT raw_purged"
+)
+_SUMS = ", ".join(f"sum({column})" for column in BASE_COLUMNS)
+# Rollups that name a property; the others hold site totals, which P7 shows as they are.
+_FOLDED_SPECS = tuple(spec for spec in ROLLUP_SPECS if any(d != "time:hour" for d in spec))
+
+
+def _fold_small_rows(cur: Any, params: dict[str, Any]) -> None:
+    """Fold each purging day's rows under ``$k`` visitors into one row per rollup and day:
+    its properties read "(fewer than k)", its hour (which would date a visit) is NULL, its
+    figures are the rows' sums. Within a day, visitors are distinct people: rows are per day."""
+    label = folded_label(params["k"])
+    for spec in _FOLDED_SPECS:
+        groups = [None if d == "time:hour" else label for d in spec] + [None] * (2 - len(spec))
+        small = f"site_id = $site AND spec = $spec AND visitors < $k AND day IN ({_PURGING})"
+        values = {**params, "spec": spec_name(spec), "g0": groups[0], "g1": groups[1]}
+        cur.execute(
+            "CREATE OR REPLACE TEMP TABLE folded AS"  # noqa: S608 - fixed fragments
+            f" SELECT site_id, day, spec, CAST($g0 AS VARCHAR), CAST($g1 AS VARCHAR), {_SUMS}"
+            " FROM rollups"
+            f" WHERE {small} GROUP BY site_id, day, spec",
+            values,
+        )
+        cur.execute(f"DELETE FROM rollups WHERE {small}", {**params, "spec": values["spec"]})  # noqa: S608
+        cur.execute("INSERT INTO rollups SELECT * FROM folded")
+    cur.execute("DROP TABLE IF EXISTS folded")
 
 
 def _rewrite_sorted(cur: Any, table: str, order: str) -> None:

@@ -23,6 +23,48 @@ class StoreBusy(Exception):
     """Another process holds the database file (a running ``hush serve``)."""
 
 
+class QueryTimeout(Exception):
+    """A read ran past its time limit and DuckDB stopped it."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"the query ran longer than {seconds:g} s and was stopped")
+        self.seconds = seconds
+
+
+class _Watchdog:
+    """Interrupts a cursor's statements once ``seconds`` have passed, until it is stopped.
+
+    DuckDB has no statement timeout, and an interrupt stops only the statement running at that
+    moment (the next one starts afresh), so after the deadline the watchdog keeps interrupting
+    every 50 ms: a reader that runs several statements cannot slip one past it."""
+
+    REPEAT_SECONDS = 0.05
+
+    def __init__(self, cursor: duckdb.DuckDBPyConnection, seconds: float) -> None:
+        self._cursor = cursor
+        self._seconds = seconds
+        self._lock = threading.Lock()  # interrupting a closed cursor raises: never after stop()
+        self._done = threading.Event()
+        self.expired = False
+        self._thread = threading.Thread(target=self._run, name="hush-query-limit", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        if self._done.wait(self._seconds):
+            return
+        self.expired = True
+        while True:
+            with self._lock:
+                if self._done.is_set():
+                    return
+                self._cursor.interrupt()
+            self._done.wait(self.REPEAT_SECONDS)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._done.set()
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -54,13 +96,23 @@ class Store:
                 self._users.notify_all()
 
     @contextmanager
-    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A cursor of its own for one reader (safe to use from any thread)."""
+    def read(self, *, timeout: float | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """A cursor of its own for one reader (safe to use from any thread).
+
+        With ``timeout`` (seconds), DuckDB stops the reader's statements once that long has
+        passed since the cursor was opened, and ``QueryTimeout`` is raised."""
         with self._using():
             cursor = self._con.cursor()
+            watchdog = _Watchdog(cursor, timeout) if timeout else None
             try:
                 yield cursor
+            except duckdb.InterruptException:
+                if watchdog is not None and watchdog.expired:
+                    raise QueryTimeout(timeout or 0) from None
+                raise
             finally:
+                if watchdog is not None:
+                    watchdog.stop()
                 cursor.close()
 
     @contextmanager

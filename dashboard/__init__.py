@@ -37,6 +37,8 @@ def routes(
     store: Store,
     clock: Clock,
     min_visitors: int,
+    api_rate_limit: int,
+    api_query_seconds: float,
     public_url: str,
     client_key: Callable[[Request], bytes],
     operate: Callable[[Actor, str, dict[str, Any]], dict[str, Any]],
@@ -50,7 +52,14 @@ def routes(
         client_key=client_key,
         operate=operate,
     )
-    stats = StatsApi(store=store, keys=keys, clock=clock, min_visitors=min_visitors)
+    stats = StatsApi(
+        store=store,
+        keys=keys,
+        clock=clock,
+        min_visitors=min_visitors,
+        requests_per_hour=api_rate_limit,
+        query_seconds=api_query_seconds,
+    )
     pages: list[BaseRoute] = [
         *overview.routes(web),
         *login.routes(web),

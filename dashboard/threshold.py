@@ -1,49 +1,61 @@
-"""The privacy threshold (P7): figures over fewer than k visitors are shown as "< k".
+"""The privacy threshold (P7): figures about fewer than k people are shown as "< k".
 
-Breakdown rows under k fold into one "(fewer than k)" row, which is itself "< k" when small
-and counts toward ``limit``; a filtered aggregate or timeseries point under k is "< k". In JSON
-"< k" is ``null`` with ``"suppressed": true``, never a string where a number belongs.
-Unfiltered site totals are shown as they are. This stops casual singling-out in the API and
-everything built on it; it is not a guarantee against someone with raw API access who
-combines many queries (differencing), and the README says so.
+P7 counts people, not visitor-days: visitor ids change daily, so one person seen on three days
+is three visitors over the range. A figure is shown only when at least k distinct visitor ids
+contributed on one local day (``peak_visitors``: the largest daily count, which daily rollups
+hold), never because daily counts add up to k.
+
+Breakdown rows whose largest daily count is under k fold into one "(fewer than k)" row, which
+counts toward ``limit`` and is itself always "< k": the rows in it may all be about the same
+one person, and no rollup says how many distinct people they hold together. A filtered
+aggregate or timeseries point under k is "< k". In JSON "< k" is ``null`` with
+``"suppressed": true``, never a string where a number belongs. Unfiltered site totals are shown
+as they are. This stops casual singling-out in the API and everything built on it; it is not a
+guarantee against a determined insider with raw API access (differencing, padding with fake
+visitors), and the README says so.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-ADDITIVE = frozenset({"visitors", "visits", "pageviews", "events"})
+from aggregator.queries import PEAK_VISITORS, folded_label
+
+__all__ = ["fold_rows", "folded_label", "is_folded", "suppress"]
+
+# Rows that retention folded in the stored rollups (aggregator/retention.py) carry the label of
+# the k in force then, which may differ from today's.
+_FOLDED = re.compile(r"\(fewer than [0-9]+\)")
 
 
-def folded_label(k: int) -> str:
-    return f"(fewer than {k})"
+def is_folded(value: Any) -> bool:
+    """Whether a group value is a "(fewer than k)" label, of today's k or a stored one."""
+    return isinstance(value, str) and _FOLDED.fullmatch(value) is not None
 
 
 def fold_rows(
     rows: list[dict[str, Any]], *, key: str, metrics: tuple[str, ...], k: int
 ) -> list[dict[str, Any]]:
-    """Fold the rows with fewer than k visitors into one row at the end."""
-    if k <= 1:
-        return rows
-    kept = [row for row in rows if row["visitors"] >= k]
-    small = [row for row in rows if row["visitors"] < k]
+    """Fold the rows about fewer than k people (their ``peak_visitors``) into one suppressed
+    row at the end; every row loses its ``peak_visitors``."""
+    kept, small = [], []
+    for row in rows:
+        people = row.pop(PEAK_VISITORS)
+        is_small = k > 1 and (people < k or is_folded(row[key]))
+        (small if is_small else kept).append(row)
     if not small:
         return kept
-    folded: dict[str, Any] = {key: folded_label(k)}
-    total = sum(row["visitors"] for row in small)
-    for metric in metrics:
-        folded[metric] = sum(row[metric] for row in small) if metric in ADDITIVE else None
-    folded["visitors"] = total
-    if total < k:
-        folded.update({metric: None for metric in metrics})
-        folded["visitors"] = None
-        folded["suppressed"] = True
+    folded: dict[str, Any] = {key: folded_label(k), "visitors": None}
+    folded.update({metric: None for metric in metrics})
+    folded["suppressed"] = True
     return [*kept, folded]
 
 
-def suppress(values: dict[str, Any], *, visitors: int, metrics: tuple[str, ...], k: int) -> bool:
-    """Blank every metric of one filtered figure under k; return whether it was."""
-    if k <= 1 or visitors >= k:
+def suppress(values: dict[str, Any], *, people: int, metrics: tuple[str, ...], k: int) -> bool:
+    """Blank every metric of one filtered figure about fewer than k people (``people``: its
+    largest daily count of visitors); return whether it was."""
+    if k <= 1 or people >= k:
         return False
     for metric in metrics:
         values[metric] = None

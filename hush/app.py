@@ -99,12 +99,17 @@ class HushApp:
             self.clock,
             retention_days=settings.raw_retention_days,
             audit_retention_days=settings.audit_retention_days,
+            min_visitors=settings.min_visitors,
             interval=settings.maintenance_interval,
             live_interval=settings.live_rollup_interval,
         )
         self.ready = False
         self.admin_context = AdminContext(
-            self.store, settings.sites_snapshot_path, self.clock, settings.raw_retention_days
+            self.store,
+            settings.sites_snapshot_path,
+            self.clock,
+            settings.raw_retention_days,
+            settings.min_visitors,
         )
         self.admin = AdminEndpoint(
             settings.admin_socket, context=self.admin_context, after_change=self.after_admin_change
@@ -114,6 +119,8 @@ class HushApp:
             store=self.store,
             clock=self.clock,
             min_visitors=settings.min_visitors,
+            api_rate_limit=settings.api_rate_limit,
+            api_query_seconds=settings.api_query_seconds,
             public_url=settings.dashboard_url,
             client_key=self._client_key,
             operate=self.operate,

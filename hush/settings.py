@@ -92,6 +92,12 @@ class Settings:
     audit_retention_days: int = _setting(
         365, "Days audit log entries are kept (at least 180); older ones are purged from the file."
     )
+    api_rate_limit: int = _setting(
+        600, "Stats API requests per key per hour (429 past it); 0 turns the limit off."
+    )
+    api_query_seconds: float = _setting(
+        10.0, "Seconds a Stats API query may run before it is stopped (503); 0: no limit."
+    )
 
     def __post_init__(self) -> None:
         if self.audit_retention_days < 180:

@@ -16,7 +16,9 @@ How the numbers are made (DESIGN.md §4):
 - **Bounce**: a session with at most one page view and no interactive custom event
   (engagement events and events sent with ``interactive: false`` never count).
 - **Visitors** are counted per local day and group, then summed over days: ids are daily, so
-  unique visitors over a range are the sum of daily uniques (exact and additive).
+  unique visitors over a range are the sum of daily uniques (exact and additive). The internal
+  metric ``peak_visitors`` is the largest of those daily counts: the number of people the
+  privacy threshold (P7) may rely on, since no day counts a person twice.
 - **Visit filters** (``visit:*``) keep the sessions whose attribute matches; **event filters**
   (``event:*``) keep the sessions that contain a matching event, and count only matching events
   in ``pageviews``, ``events``, ``scroll_depth`` and ``time_on_page``.
@@ -39,8 +41,10 @@ from aggregator.queries.vocabulary import (
     DAY_DIMENSIONS,
     EVENT_DIMENSIONS,
     INTEGER_METRICS,
+    INTERNAL_METRICS,
     METRICS,
     OPERATORS,
+    PEAK_VISITORS,
     PER_DAY_COLUMNS,
     PROPS_PREFIX,
     SESSION_GAP_MINUTES,
@@ -50,6 +54,7 @@ from aggregator.queries.vocabulary import (
     Query,
     QueryError,
     check,
+    folded_label,
     is_dimension,
 )
 
@@ -58,8 +63,10 @@ __all__ = [
     "DAY_DIMENSIONS",
     "EVENT_DIMENSIONS",
     "INTEGER_METRICS",
+    "INTERNAL_METRICS",
     "METRICS",
     "OPERATORS",
+    "PEAK_VISITORS",
     "PER_DAY_COLUMNS",
     "PROPS_PREFIX",
     "ROLLUP_SPECS",
@@ -74,6 +81,7 @@ __all__ = [
     "SqlParams",
     "build_sql",
     "check",
+    "folded_label",
     "is_dimension",
     "plan_rollup",
     "raw_per_day",

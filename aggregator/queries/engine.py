@@ -9,8 +9,10 @@ from aggregator.queries.raw_sql import SqlParams, raw_per_day
 from aggregator.queries.rollup_plan import ANSWERING_DAYS, RollupPlan, plan_rollup
 from aggregator.queries.vocabulary import (
     BASE_COLUMNS,
+    COUNT_METRICS,
     DAY_DIMENSIONS,
     INTEGER_METRICS,
+    INTERNAL_METRICS,
     METRICS,
     TIME_DIMENSIONS,
     Query,
@@ -19,12 +21,15 @@ from aggregator.queries.vocabulary import (
 from aggregator.store import Store
 
 
-def run_query(store: Store, query: Query, *, use_rollups: bool = True) -> list[dict[str, Any]]:
+def run_query(
+    store: Store, query: Query, *, use_rollups: bool = True, timeout: float | None = None
+) -> list[dict[str, Any]]:
     """Rows of ``{dimension: value, metric: number}``: groups ordered by the first metric,
     descending (time groups in time order); without dimensions, one row of totals.
-    ``use_rollups=False`` reads raw events only (to check rollups against them)."""
+    ``use_rollups=False`` reads raw events only (to check rollups against them). With
+    ``timeout`` (seconds) DuckDB stops a query that runs longer (``QueryTimeout``)."""
     check(query)
-    with store.read() as cur:
+    with store.read(timeout=timeout) as cur:
         plan = plan_rollup(cur, query) if use_rollups else None
         sql, params = build_sql(query, rollup=plan)
         rows = cur.execute(sql, params).fetchall()
@@ -36,15 +41,17 @@ def run_query(store: Store, query: Query, *, use_rollups: bool = True) -> list[d
             value = record[metric]
             if value is not None:
                 record[metric] = int(value) if metric in INTEGER_METRICS else float(value)
-            elif metric in ("visitors", "visits", "pageviews", "events"):
+            elif metric in COUNT_METRICS:
                 record[metric] = 0
         results.append(record)
     return results
 
 
-def realtime_visitors(store: Store, site_id: int, since: datetime) -> int:
+def realtime_visitors(
+    store: Store, site_id: int, since: datetime, *, timeout: float | None = None
+) -> int:
     """Distinct visitors with an event at or after ``since`` (UTC)."""
-    with store.read() as cur:
+    with store.read(timeout=timeout) as cur:
         row = cur.execute(
             "SELECT count(DISTINCT visitor) FROM events"
             " WHERE site_id = $site AND ts >= $since AND name <> 'engagement'",
@@ -98,7 +105,8 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
             f"SELECT r.day AS day, {select} FROM rollups r"  # noqa: S608
             f" WHERE {' AND '.join(wheres)} UNION ALL BY NAME "
         )
-    outer = ", ".join(f"{METRICS[m]} AS {m}" for m in query.metrics)
+    expressions = {**METRICS, **INTERNAL_METRICS}
+    outer = ", ".join(f"{expressions[m]} AS {m}" for m in query.metrics)
     if rollup is not None and rollup.raw_from > rollup.raw_to:
         # Every day is rolled up: no raw events to read (and a much smaller query to plan).
         del params.values["raw_from"], params.values["raw_to"]

@@ -115,7 +115,7 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
             for day in (start + timedelta(days=n) for n in range((query.date_to - start).days + 1))
             if day not in rolled
         ]
-        none = (query.date_to + timedelta(days=1), query.date_to)  # an empty range
+        none = (query.date_to, query.date_to - timedelta(days=1))  # an empty range
         raw_from, raw_to = (raw[0], raw[-1]) if raw else none
         return RollupPlan(spec_name(spec), spec, raw_from, raw_to, version)
     if any(row[1] for row in rolled_days):

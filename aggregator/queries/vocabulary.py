@@ -82,7 +82,20 @@ METRICS = {
     "scroll_depth": "round(sum(sd_sum) / nullif(sum(sd_n), 0))",
     "time_on_page": "round(sum(em_sum) / nullif(sum(em_n), 0) / 1000)",
 }
-INTEGER_METRICS = frozenset(METRICS) - {"views_per_visit"}
+# The privacy threshold's count (P7 counts people): the largest number of distinct visitor ids
+# of one local day in the group. Ids change daily, so summed visitors count visitor-days and
+# one person on three days would add up to 3; no day's count can hold a person twice.
+PEAK_VISITORS = "peak_visitors"
+INTERNAL_METRICS = {PEAK_VISITORS: "max(visitors)"}
+INTEGER_METRICS = (frozenset(METRICS) - {"views_per_visit"}) | {PEAK_VISITORS}
+# Metrics that are counts: 0 (not null) when nothing matched.
+COUNT_METRICS = frozenset({"visitors", "visits", "pageviews", "events", PEAK_VISITORS})
+
+
+def folded_label(k: int) -> str:
+    """The group value of the rows about fewer than k people, folded together (P7)."""
+    return f"(fewer than {k})"
+
 
 OPERATORS = ("is", "is_not", "contains", "not_contains", "matches")
 SESSION_GAP_MINUTES = 30
@@ -123,7 +136,7 @@ def is_dimension(name: str) -> bool:
 
 def check(query: Query) -> None:
     for metric in query.metrics:
-        if metric not in METRICS:
+        if metric not in METRICS and metric not in INTERNAL_METRICS:
             raise QueryError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     for dimension in query.dimensions:
         if dimension not in TIME_DIMENSIONS and not is_dimension(dimension):

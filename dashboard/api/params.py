@@ -1,13 +1,20 @@
-"""Reading Plausible's Stats API v1 parameters: periods, dates, intervals, metrics, filters."""
+"""Reading Plausible's Stats API v1 parameters: the one place every endpoint's parameters are
+checked, bounded and turned into a ``StatsParams`` record (or an ``ApiError`` saying why not).
+
+The bounds keep one key holder from exhausting the server (README, "Stats API limits"): every
+parameter is short, filters are few, dates lie in 1970-01-01..9999-12-31 and a timeseries has
+at most ``MAX_BUCKETS`` points, all checked before any query runs.
+"""
 
 from __future__ import annotations
 
 import calendar
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
-from typing import Any
 
-from aggregator.queries import Filter
+from aggregator.queries import METRICS, TIME_DIMENSIONS, Filter, is_dimension
 
 PERIODS = ("realtime", "day", "7d", "30d", "month", "6mo", "12mo", "custom")
 INTERVALS = {
@@ -17,15 +24,96 @@ INTERVALS = {
     "week": "time:week",
     "month": "time:month",
 }
-MAX_LIMIT = 1000
 REALTIME_MINUTES = 30
+
+MAX_LIMIT = 1000
+MAX_PAGE = 100_000
+MAX_PARAM_CHARS = 500  # any parameter but filters: a domain is at most 253
+MAX_FILTERS_CHARS = 2_000
+MAX_FILTERS = 10
+MAX_FILTER_VALUES = 100
+FIRST_DATE = date(1970, 1, 1)
+LAST_DATE = date(9999, 12, 31)
+MAX_BUCKETS = 10_000  # 416 days by the hour, 27 years by the day
 
 
 class ApiError(Exception):
-    def __init__(self, status: int, message: str) -> None:
+    """A request the Stats API refuses: its status, message and any headers to send."""
+
+    def __init__(self, status: int, message: str, *, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers or {}
+
+
+@dataclass(frozen=True, slots=True)
+class StatsParams:
+    """One request's parameters, checked: the local dates it covers and what it asks for."""
+
+    period: str
+    date_from: date
+    date_to: date
+    metrics: tuple[str, ...]
+    filters: tuple[Filter, ...]
+    interval: str  # a time dimension (timeseries)
+    prop: str | None  # the breakdown property
+    limit: int
+    page: int
+    compared: tuple[date, date] | None  # the previous period, with compare=previous_period
+
+
+def read_params(params: Mapping[str, str], *, endpoint: str, today: date) -> StatsParams:
+    """Every parameter of a Stats API request to ``endpoint`` (aggregate, timeseries,
+    breakdown), checked against its bounds; ``today`` is the site's local date."""
+    for name, value in params.items():
+        bound = MAX_FILTERS_CHARS if name == "filters" else MAX_PARAM_CHARS
+        if len(value) > bound:
+            raise ApiError(400, f"{name[:40]} must be at most {bound} characters long")
+    period = params.get("period", "30d")
+    if endpoint == "timeseries" and period == "realtime":
+        raise ApiError(400, "timeseries does not take period=realtime")
+    date_from, date_to = date_range(period, params.get("date"), today)
+    # Each endpoint reads only its own parameters; others are ignored, as Plausible does.
+    interval = INTERVALS[default_interval(period)]
+    if endpoint == "timeseries":
+        interval = interval_dimension(params.get("interval") or default_interval(period))
+        buckets = count_buckets(interval, date_from, date_to)
+        if buckets > MAX_BUCKETS:
+            raise ApiError(
+                400,
+                f"this timeseries would have {buckets} points; at most {MAX_BUCKETS}:"
+                " ask for a shorter range or a longer interval",
+            )
+    prop = params.get("property")
+    if endpoint == "breakdown":
+        if not prop:
+            raise ApiError(400, "The `property` parameter is required for breakdown.")
+        if prop in TIME_DIMENSIONS:
+            raise ApiError(400, f"cannot break down by {prop}; use timeseries")
+        if not is_dimension(prop):
+            raise ApiError(400, f"unknown property {prop!r}")
+    compare = params.get("compare") if endpoint == "aggregate" else None
+    compared = None
+    if compare == "previous_period":
+        span = date_to - date_from + timedelta(days=1)
+        if date_from - FIRST_DATE < span:
+            raise ApiError(400, f"the previous period would start before {FIRST_DATE}")
+        compared = (date_from - span, date_from - timedelta(days=1))
+    elif compare:
+        raise ApiError(400, "compare must be previous_period")
+    return StatsParams(
+        period=period,
+        date_from=date_from,
+        date_to=date_to,
+        metrics=parse_metrics(params.get("metrics", "visitors")),
+        filters=parse_filters(params.get("filters", "")),
+        interval=interval,
+        prop=prop,
+        limit=positive_int(params, "limit", 100, maximum=MAX_LIMIT),
+        page=positive_int(params, "page", 1, maximum=MAX_PAGE),
+        compared=compared,
+    )
 
 
 def date_range(period: str, date_param: str | None, today: date) -> tuple[date, date]:
@@ -43,12 +131,15 @@ def date_range(period: str, date_param: str | None, today: date) -> tuple[date, 
         return today - timedelta(days=1), today  # the last 30 minutes may start yesterday
     end = parse_date(date_param) if date_param else today
     if period == "day":
-        return end, end
-    if period in ("7d", "30d"):
-        return end - timedelta(days=int(period[:-1]) - 1), end
-    months = {"month": 1, "6mo": 6, "12mo": 12}[period]
-    first = _add_months(end.replace(day=1), -(months - 1))
-    last = end.replace(day=calendar.monthrange(end.year, end.month)[1])
+        first, last = end, end
+    elif period in ("7d", "30d"):
+        first, last = end - timedelta(days=int(period[:-1]) - 1), end
+    else:
+        months = {"month": 1, "6mo": 6, "12mo": 12}[period]
+        first = _add_months(end.replace(day=1), -(months - 1))
+        last = end.replace(day=calendar.monthrange(end.year, end.month)[1])
+    if first < FIRST_DATE:
+        raise ApiError(400, f"period={period} with date={end} would start before {FIRST_DATE}")
     return first, last
 
 
@@ -66,55 +157,93 @@ def interval_dimension(text: str) -> str:
     return INTERVALS[text]
 
 
-_FILTER = re.compile(r"^\s*([a-z_]+:[A-Za-z0-9_:\-. ]+?)\s*(==|!=|!~|~)(.*)$")
+def count_buckets(interval: str, first: date, last: date) -> int:
+    """How many points a timeseries by ``interval`` has from ``first`` to ``last``."""
+    days = (last - first).days + 1
+    if interval == "time:hour":
+        return 24 * days
+    if interval == "time:week":
+        monday = first - timedelta(days=first.weekday())
+        return (last - monday).days // 7 + 1
+    if interval == "time:month":
+        return (last.year - first.year) * 12 + last.month - first.month + 1
+    return days
+
+
+# Finding the operator with a search of four fixed strings, then checking the property on its
+# own, is linear in the length of the filter (a lazy property pattern followed by \s* took
+# O(n²): 30,000 spaces held the server for 10 s).
+_OPERATOR = re.compile(r"==|!=|!~|~")
+_PROPERTY = re.compile(r"[a-z_]+:[A-Za-z0-9_:\-. ]+")
+_OPERATORS = {"==": "is", "!=": "is_not", "~": "contains", "!~": "not_contains"}
 
 
 def parse_filters(text: str) -> tuple[Filter, ...]:
     """Plausible v1 filters, joined by ``;``: ``event:page==/blog/**|/``, ``visit:source!=X``,
     ``event:page~pricing`` (contains), ``!~`` (does not contain); ``*`` in a value of ``==``
     matches anything but "/", ``**`` anything; ``\\|`` is a literal "|"."""
+    parts = [p for p in text.split(";") if p.strip()]
+    if len(parts) > MAX_FILTERS:
+        raise ApiError(400, f"at most {MAX_FILTERS} filters, joined by ';'")
     filters = []
-    for part in (p for p in text.split(";") if p.strip()):
-        match = _FILTER.match(part)
-        if match is None:
+    for part in parts:
+        match = _OPERATOR.search(part)
+        dimension = part[: match.start()].strip() if match else ""
+        if match is None or not _PROPERTY.fullmatch(dimension):
             raise ApiError(400, f"cannot read filter {part!r}; use property==value")
-        dimension, symbol, raw = match.groups()
+        if not is_dimension(dimension):
+            raise ApiError(400, f"cannot filter by {dimension!r}")
+        symbol, raw = match.group(), part[match.end() :]
         values = tuple(v.replace("\0", "|").strip() for v in raw.replace("\\|", "\0").split("|"))
+        if len(values) > MAX_FILTER_VALUES:
+            raise ApiError(400, f"a filter takes at most {MAX_FILTER_VALUES} values")
         if symbol in ("==", "!=") and any("*" in v for v in values):
             if symbol == "!=":
                 raise ApiError(400, "wildcards work with == only")
             filters.append(Filter("matches", dimension, values))
             continue
-        operator = {"==": "is", "!=": "is_not", "~": "contains", "!~": "not_contains"}[symbol]
-        filters.append(Filter(operator, dimension, values))
+        filters.append(Filter(_OPERATORS[symbol], dimension, values))
     return tuple(filters)
 
 
-def parse_metrics(params: Any) -> tuple[str, ...]:
-    text = params.get("metrics", "visitors")
+def parse_metrics(text: str) -> tuple[str, ...]:
     metrics = tuple(dict.fromkeys(m.strip() for m in text.split(",") if m.strip()))
     if not metrics:
         raise ApiError(400, "metrics must name at least one metric")
+    for metric in metrics:
+        if metric not in METRICS:
+            raise ApiError(400, f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     return metrics
 
 
-def positive_int(params: Any, name: str, default: int, *, maximum: int | None = None) -> int:
+def positive_int(params: Mapping[str, str], name: str, default: int, *, maximum: int) -> int:
     text = params.get(name)
     if text is None:
         return default
-    if not text.isdigit() or int(text) < 1:
+    # str.isdigit() is true of "²" too, which int() refuses: ASCII digits only.
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
         raise ApiError(400, f"{name} must be a positive integer")
     value = int(text)
-    if maximum is not None and value > maximum:
+    if value > maximum:
         raise ApiError(400, f"{name} must be at most {maximum}")
     return value
 
 
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
 def parse_date(text: str) -> date:
+    """A ``YYYY-MM-DD`` date from 1970-01-01 to 9999-12-31."""
+    stripped = text.strip()
     try:
-        return date.fromisoformat(text.strip())
+        if not _DATE.fullmatch(stripped):
+            raise ValueError(stripped)
+        day = date.fromisoformat(stripped)
     except ValueError:
         raise ApiError(400, f"date {text!r} is not a date in YYYY-MM-DD form") from None
+    if day < FIRST_DATE:
+        raise ApiError(400, f"date {text!r} is before {FIRST_DATE}; dates start there")
+    return day
 
 
 def _add_months(day: date, months: int) -> date:

@@ -42,7 +42,11 @@ def call_admin(settings: Settings, op: str, args: dict[str, Any]) -> dict[str, A
         ) from None
     try:
         context = AdminContext(
-            store, settings.sites_snapshot_path, SystemClock(), settings.raw_retention_days
+            store,
+            settings.sites_snapshot_path,
+            SystemClock(),
+            settings.raw_retention_days,
+            settings.min_visitors,
         )
         return run_admin(context, op, args)
     except AdminError as exc:

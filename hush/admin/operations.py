@@ -36,6 +36,7 @@ class AdminContext:
     snapshot: Path
     clock: Clock
     retention_days: int
+    min_visitors: int  # k (P7): retention folds rollup rows about fewer people
 
 
 def run_admin(
@@ -76,7 +77,13 @@ def run_admin(
         case "retention":
             dry_run = bool(args.get("dry_run"))
             roll_up_pending(store, context.clock)
-            report = purge_raw(store, context.retention_days, context.clock, dry_run=dry_run)
+            report = purge_raw(
+                store,
+                context.retention_days,
+                context.clock,
+                dry_run=dry_run,
+                min_visitors=context.min_visitors,
+            )
             if not dry_run:
                 audit("retention.run", "raw events", changes={"raw_events_deleted": report.deleted})
             return {"lines": report.lines(dry_run=dry_run), "deleted": report.deleted}
