@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 
 import pytest
 
 from aggregator import api_keys, audit_log, sites, users
 from aggregator.audit_log import Filters
 from tests.dashboard.pages import ORIGIN, message, rows, submit
-from tests.harness import Harness, add_user, log_in
+from tests.harness import Harness, add_user, in_process, log_in
 
 ADMIN, MARKETING = "ana@example.com", "mo@example.com"
 
@@ -23,6 +24,16 @@ def admin(app: Harness) -> Harness:
     add_user(app, ADMIN, "admin")
     assert log_in(app, ADMIN).status_code == 303
     return app
+
+
+@pytest.fixture(scope="module")
+def pages(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
+    """ana (admin) logged in, and mo (marketing): for the tests that only read pages."""
+    with in_process(tmp_path_factory.mktemp("pages")) as app:
+        add_user(app, ADMIN, "admin")
+        add_user(app, MARKETING, "marketing", "example.com")
+        log_in(app, ADMIN)
+        yield app
 
 
 def last_entry(h: Harness, group: str) -> audit_log.Entry:
@@ -298,9 +309,8 @@ INLINE_SCRIPT = re.compile(r"<script(?![^>]*\ssrc=)", re.I)
 @pytest.mark.parametrize(
     "path", ["/settings/sites", "/settings/users", "/settings/keys", "/audit-log"]
 )
-def test_every_control_has_a_label_and_nothing_is_inline(admin: Harness, path: str) -> None:
-    add_user(admin, MARKETING, "marketing", "example.com")
-    page = admin.client.get(path).text
+def test_every_control_has_a_label_and_nothing_is_inline(pages: Harness, path: str) -> None:
+    page = pages.client.get(path).text
     assert not INLINE_SCRIPT.search(page)
     assert " style=" not in page and "<style" not in page and " on" + "click=" not in page
     labelled = set(re.findall(r'<label for="([^"]+)"', page))
@@ -313,9 +323,9 @@ def test_every_control_has_a_label_and_nothing_is_inline(admin: Harness, path: s
     assert len(ids) == len({found.group(1) for found in ids if found}), "ids are unique"
 
 
-def test_the_copy_button_is_a_first_party_script(admin: Harness) -> None:
-    page = admin.client.get("/settings/sites").text
+def test_the_copy_button_is_a_first_party_script(pages: Harness) -> None:
+    page = pages.client.get("/settings/sites").text
     assert '<script src="/static/copy.js" defer></script>' in page
     assert 'data-copy="snippet-1"' in page and "readonly" in page  # selectable without it
-    script = admin.client.get("/static/copy.js")
+    script = pages.client.get("/static/copy.js")
     assert script.status_code == 200 and "javascript" in script.headers["content-type"]
