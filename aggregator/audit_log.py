@@ -58,6 +58,7 @@ class Filters:
     result: str = ""
     date_from: date | None = None
     date_to: date | None = None
+    through: int | None = None  # entries up to this id: pages stay put while the log grows
 
 
 def record(
@@ -196,6 +197,9 @@ def _where(filters: Filters) -> tuple[str, dict[str, Any]]:
     if filters.date_to:
         clauses.append("logged_at < $to")
         params["to"] = datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time())
+    if filters.through is not None:
+        clauses.append("id <= $through")
+        params["through"] = filters.through
     return " AND ".join(clauses), params
 
 

@@ -17,7 +17,8 @@ from aggregator.clock import Clock
 from aggregator.store import Store
 from dashboard.api.keys import ApiKeys
 from dashboard.api.stats import StatsApi
-from dashboard.web import account, links, login, overview
+from dashboard.web import account, audit_log, links, login, overview, sites, users
+from dashboard.web import keys as key_pages
 from dashboard.web.context import WebContext
 from dashboard.web.errors import handlers
 
@@ -65,6 +66,10 @@ def routes(
         *login.routes(web),
         *links.routes(web),
         *account.routes(web),
+        *sites.routes(web),
+        *users.routes(web),
+        *key_pages.routes(web),
+        *audit_log.routes(web),
     ]
     return ReadSide(
         routes=[

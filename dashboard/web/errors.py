@@ -32,7 +32,7 @@ def handlers(ctx: WebContext) -> dict[type[Exception], object]:
             "error.html",
             status=403,
             heading="Not allowed",
-            message=f"{str(exc).capitalize()}.",
+            message=sentence(str(exc)),
             detail=detail + " An admin can change that on the Users page.",
         )
 
@@ -43,8 +43,17 @@ def handlers(ctx: WebContext) -> dict[type[Exception], object]:
             "error.html",
             status=exc.status,
             heading="Nothing was changed",
-            message=str(exc).capitalize() + ".",
+            message=sentence(str(exc)),
             detail="",
         )
 
     return {NotLoggedIn: not_logged_in, Forbidden: forbidden, BadForm: bad_form}
+
+
+def sentence(message: str) -> str:
+    """A refusal's message as the sentence a page shows: a capital (unless it starts with a
+    name such as example.com) and a full stop."""
+    text = message.strip()
+    if text.split(" ", 1)[0].isalpha():
+        text = text[:1].upper() + text[1:]
+    return text + ("" if text.endswith(".") else ".")
