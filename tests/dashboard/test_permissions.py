@@ -25,11 +25,17 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/account"): "account",
     ("POST", "/account/password"): "account",
     ("GET", "/settings/sites"): "sites.manage",
-    ("POST", "/settings/sites"): "sites.manage",
+    ("POST", "/settings/sites/add"): "sites.manage",
+    ("POST", "/settings/sites/change"): "sites.manage",
+    ("POST", "/settings/sites/remove"): "sites.manage",
     ("GET", "/settings/users"): "users.manage",
-    ("POST", "/settings/users"): "users.manage",
+    ("POST", "/settings/users/add"): "users.manage",
+    ("POST", "/settings/users/change"): "users.manage",
+    ("POST", "/settings/users/remove"): "users.manage",
+    ("POST", "/settings/users/reset"): "users.manage",
     ("GET", "/settings/keys"): "keys.own",
-    ("POST", "/settings/keys"): "keys.own",
+    ("POST", "/settings/keys/add"): "keys.own",
+    ("POST", "/settings/keys/revoke"): "keys.own",
     ("GET", "/audit-log"): "audit_log.read",
 }
 # Routes with their own door: the Stats API (a Bearer key), probes and public assets.
@@ -65,8 +71,7 @@ def served_routes(hush: Harness) -> set[tuple[str, str]]:
 
 
 def test_every_route_of_the_read_side_is_in_the_walk(hush: Harness) -> None:
-    assert served_routes(hush) == {key for key in ROUTES if key in served_routes(hush)}
-    assert served_routes(hush) - set(ROUTES) == set()
+    assert served_routes(hush) == set(ROUTES)
 
 
 def request(hush: Harness, method: str, path: str, csrf: str = "") -> int:
@@ -91,8 +96,8 @@ def test_each_route_answers_each_role_as_its_action_says(hush: Harness, who: str
         assert log_in(hush, f"{who}@example.com").status_code == 303
         csrf = csrf_of(hush)
     for (method, path), action in sorted(ROUTES.items()):
-        if (method, path) not in served_routes(hush) or path == "/logout":
-            continue
+        if path == "/logout":
+            continue  # it would end the walk's session: its own test follows
         status = request(hush, method, path, csrf)
         if action is None:
             assert status != 403, (who, method, path, status)
