@@ -144,3 +144,37 @@ def test_a_forged_form_from_another_site_changes_nothing(
         page.wait_for_url(hush.base_url + "/")  # the password did not change
     finally:
         fresh.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "heading"),
+    [
+        ("/settings/sites", "Sites settings"),
+        ("/settings/users", "Users"),
+        ("/settings/keys", "API keys"),
+        ("/audit-log", "Audit log"),
+    ],
+)
+def test_the_admin_pages_load_only_hushs_own_resources(
+    hush: ProcessServer, tab: Opener, path: str, heading: str
+) -> None:
+    admin = tab()
+    admin.log_in("admin@example.com")
+    page = admin.open(path)
+    assert page.get_by_role("heading", name=heading, exact=True).first.is_visible()
+    admin.shoot(path.strip("/").replace("/", "-"))
+    assert admin.foreign_requests() == []
+    assert admin.console_errors == []
+
+
+def test_the_snippet_tag_is_copied_with_the_first_party_script(
+    hush: ProcessServer, tab: Opener
+) -> None:
+    admin = tab()
+    admin.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    admin.log_in("admin@example.com")
+    page = admin.open("/settings/sites")
+    page.get_by_role("button", name="Copy").first.click()
+    copied = page.evaluate("navigator.clipboard.readText()")
+    assert 'data-domain="example.com"' in copied and "/js/hush" in copied
+    assert admin.console_errors == []
