@@ -98,7 +98,19 @@ def list_keys(store: Store, *, user_id: int | None = None) -> list[ApiKey]:
             " WHERE $user IS NULL OR k.user_id = $user ORDER BY k.id",
             {"user": user_id},
         ).fetchall()
-    return [ApiKey(*row[:6], tuple(d for d in row[6] if d), row[7]) for row in rows]
+    return [
+        ApiKey(
+            id=row[0],
+            name=row[1],
+            prefix=row[2],
+            created_at=row[3],
+            revoked=row[4],
+            user=row[5],
+            sites=tuple(d for d in row[6] if d),
+            last_used_day=row[7],
+        )
+        for row in rows
+    ]
 
 
 def revoke_key(store: Store, which: str, *, user_id: int | None = None, now: float) -> ApiKey:

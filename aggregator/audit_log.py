@@ -178,7 +178,8 @@ _FIELDS = (
 
 
 def _where(filters: Filters) -> tuple[str, dict[str, Any]]:
-    clauses, params = ["true"], {}
+    clauses: list[str] = ["true"]
+    params: dict[str, Any] = {}
     if filters.actor in ACTOR_TYPES:
         clauses.append("actor_type = $actor")
         params["actor"] = filters.actor

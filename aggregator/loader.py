@@ -103,7 +103,8 @@ def load_pending(store: Store, spool_dir: Path) -> LoadReport:
     segments = _claim_segments(spool_dir)
     try:
         while segments:
-            batch, size = [], 0
+            batch: list[_Segment] = []
+            size = 0
             while segments and (not batch or size < MAX_BATCH_BYTES):
                 segment = segments.pop(0)
                 size += os.fstat(segment.fd).st_size

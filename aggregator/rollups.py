@@ -160,7 +160,7 @@ def _days_with_events(
     """(site, day) of each site's days with events that meet ``which`` (a fixed condition on
     ``$site``, ``$before``, the site's first day not closed yet, and ``params``), in order."""
     with store.read() as cur:
-        pending = []
+        pending: list[tuple[int, date]] = []
         for site_id, before in _closed_before(cur, now):
             rows = cur.execute(
                 f"SELECT DISTINCT day FROM events WHERE site_id = $site AND {which} ORDER BY day",  # noqa: S608

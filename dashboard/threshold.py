@@ -39,7 +39,8 @@ def fold_rows(
 ) -> list[dict[str, Any]]:
     """Fold the rows about fewer than k people (their ``peak_visitors``) into one suppressed
     row at the end; every row loses its ``peak_visitors``."""
-    kept, small = [], []
+    kept: list[dict[str, Any]] = []
+    small: list[dict[str, Any]] = []
     for row in rows:
         people = row.pop(PEAK_VISITORS)
         is_small = k > 1 and (people < k or is_folded(row[key]))

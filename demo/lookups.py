@@ -19,8 +19,8 @@ def lookup_tables(site: Site) -> dict[str, pa.Table]:
     """The weighted lookups, each with a ``slot`` column from 0 to ``SLOTS - 1``."""
     sources = SourceTable()
     arrivals = [_attribute(sources, site, query, ref) for query, ref, _ in ARRIVALS]
-    names = ("referrer_host", "referrer_path", "source", "utm_source", "utm_medium")
-    names += ("utm_campaign", "utm_content", "utm_term", "channel")
+    names: tuple[str, ...] = ("referrer_host", "referrer_path", "source", "utm_source")
+    names += ("utm_medium", "utm_campaign", "utm_content", "utm_term", "channel")
     software = ("device", "browser", "browser_version", "os", "os_version")
     return {
         "demo_hours": _slot_table({"hour": list(range(24))}, HOURS),

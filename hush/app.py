@@ -265,7 +265,11 @@ class HushApp:
             "# HELP hush_live_rollup_seconds How long the last refresh that rebuilt a day took.",
             "# TYPE hush_live_rollup_seconds gauge",
             f"hush_live_rollup_seconds {self.maintenance.live_seconds:.3f}",
+            "# HELP hush_dashboard_refusals_total Dashboard requests refused, by reason.",
+            "# TYPE hush_dashboard_refusals_total counter",
         ]
+        for reason, n in sorted(self.read_side.web.refusals.items()):
+            lines.append(f'hush_dashboard_refusals_total{{reason="{reason}"}} {n}')
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 

@@ -270,6 +270,7 @@ def _set_site(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _print(op: str, result: dict[str, Any], settings: Settings) -> None:
+    rows: list[tuple[str, ...]]
     if "users" in result:
         rows = [
             (
@@ -337,7 +338,7 @@ def _print(op: str, result: dict[str, Any], settings: Settings) -> None:
         print(f"revoked key {result['key']['id']} ({result['key']['name']})")
 
 
-def _table(header: tuple[str, ...], rows: list[tuple[str, ...]], *, empty: str) -> None:
+def _table(header: tuple[str, ...], rows: Sequence[tuple[str, ...]], *, empty: str) -> None:
     if not rows:
         print(empty)
         return

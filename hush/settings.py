@@ -204,10 +204,10 @@ def _convert(name: str, value: Any, source: str) -> Any:
                 raise ValueError("must not be negative")
             return number
         if kind == "float":
-            number = float(value)
-            if number < 0:
+            seconds = float(value)
+            if seconds < 0:
                 raise ValueError("must not be negative")
-            return number
+            return seconds
         if name == "trusted_proxies":
             return parse_networks(value)
         if name == "log_level":

@@ -38,7 +38,9 @@ class Forbidden(Exception):
 class Accounts(Protocol):
     store: Store
     clock: Clock
-    cookie_name: str
+
+    @property
+    def cookie_name(self) -> str: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,9 +71,14 @@ class WebContext:
         return self.clock.now()
 
     def who(self, request: Request) -> Who | None:
-        return current(self, request)
+        found = current(self, request)
+        if found is None and self.cookie_name in request.cookies and "stale" not in request.scope:
+            request.scope["stale"] = True
+            self.refusals["stale_session"] += 1  # expired, logged out, or replayed
+        return found
 
     def require(self, request: Request, action: str, *, site: str | None = None) -> Who:
+        self.who(request)  # counts a stale cookie once
         return require(self, request, action, site=site)
 
     async def form(self, request: Request, who: Who | None) -> dict[str, str]:

@@ -77,7 +77,7 @@ def _call_server(settings: Settings, op: str, args: dict[str, Any]) -> dict[str,
 
 
 def _read_line(sock: socket.socket) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     while not chunks or not chunks[-1].endswith(b"\n"):
         chunk = sock.recv(1 << 16)
         if not chunk:

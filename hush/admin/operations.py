@@ -64,15 +64,15 @@ def run_admin(
             checks.append(check_audit_log(store))
             return {"checks": [asdict(check) for check in checks]}
         case "demo":
-            report = generate_demo(
+            made = generate_demo(
                 store,
                 site=str(args.get("site") or "demo.example"),
                 events=int(args.get("events", 200_000)),
                 days=int(args.get("days", 30)),
                 snapshot=context.snapshot,
             )
-            result = asdict(report)
-            result["first_day"], result["last_day"] = str(report.first_day), str(report.last_day)
+            result = asdict(made)
+            result["first_day"], result["last_day"] = str(made.first_day), str(made.last_day)
             return {"demo": result}
         case "retention":
             dry_run = bool(args.get("dry_run"))

@@ -311,3 +311,32 @@ def test_old_audit_entries_leave_the_file_and_the_chain_still_holds(
     assert audit_log.verify(hush.app.store)[1] is None
     hush.app.store.compact()
     assert b"marker-reason-7e1f" not in hush.app.store.path.read_bytes()
+
+
+def test_refused_requests_are_counted_by_reason(hush: Harness) -> None:
+    hush.client.get("/login", headers={"Host": "rebound.evil.example"})
+    log_in(hush, "ana@example.com")
+    hush.client.post("/account/password", data={"csrf": "forged"}, headers=ORIGIN)
+    stale = hush.client.cookies["hush_session"]
+    hush.client.post("/logout", data={"csrf": csrf_of(hush)}, headers=ORIGIN)
+    hush.client.cookies.set("hush_session", stale)
+    hush.client.get("/account", follow_redirects=False)
+    metrics = hush.client.get("/metrics").text
+    for reason in ("wrong_host", "bad_form", "stale_session"):
+        assert f'hush_dashboard_refusals_total{{reason="{reason}"}} 1' in metrics, reason
+
+
+def test_keys_made_before_any_user_pass_to_the_first_admin(tmp_path: Path) -> None:
+    with in_process(tmp_path) as hush:  # its key is made while no user exists
+        assert hush.admin("keys.list")["keys"][0]["user"] == ""
+        add_user(hush, "first@example.com", "admin")
+        add_user(hush, "second@example.com", "admin")
+        assert [k["user"] for k in hush.admin("keys.list")["keys"]] == ["first@example.com"]
+        assert hush.stats("aggregate", site_id="example.com").status_code == 200
+
+
+def test_a_key_dies_with_its_user(hush: Harness) -> None:
+    secret = hush.admin("keys.add", name="mo's", user="mo@example.com")["secret"]
+    assert hush.stats("aggregate", key=secret, site_id="example.com").status_code == 200
+    hush.admin("users.remove", email="mo@example.com")
+    assert hush.stats("aggregate", key=secret, site_id="example.com").status_code == 401
