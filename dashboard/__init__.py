@@ -17,7 +17,7 @@ from aggregator.clock import Clock
 from aggregator.store import Store
 from dashboard.api.keys import ApiKeys
 from dashboard.api.stats import StatsApi
-from dashboard.web import account, audit_log, links, login, overview, sites, users
+from dashboard.web import account, audit_log, links, login, overview, site_view, sites, users
 from dashboard.web import keys as key_pages
 from dashboard.web.context import WebContext
 from dashboard.web.errors import handlers
@@ -70,6 +70,7 @@ def routes(
         *users.routes(web),
         *key_pages.routes(web),
         *audit_log.routes(web),
+        *site_view.routes(web),
     ]
     return ReadSide(
         routes=[

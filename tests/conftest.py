@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -52,3 +53,13 @@ def app(tmp_path: Path) -> Iterator[Harness]:
     """The real app in this process (``tests/harness.py``): site example.com and a key."""
     with in_process(tmp_path) as harness:
         yield harness
+
+
+@pytest.fixture(scope="session")
+def playwright() -> Iterator[Any]:
+    """One Playwright driver for the whole run (the browser tests' conftests launch Chromium
+    from it); imported here lazily so tests without a browser never load Playwright."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as driver:
+        yield driver

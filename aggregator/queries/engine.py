@@ -73,7 +73,7 @@ def build_sql(query: Query, *, rollup: RollupPlan | None = None) -> tuple[str, d
             date_from=query.date_from,
             date_to=query.date_to,
         )
-    if "time:hour" in query.dimensions:
+    if "time:hour" in query.dimensions or "time:minute" in query.dimensions:
         params.values["tz"] = query.timezone
     aliases = [f"g{i}" for i in range(len(query.dimensions))]
     rolled = ""

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 TIME_DIMENSIONS = {
+    # Minutes are for the realtime view's last 30 minutes: raw events only, no rollup holds them.
+    "time:minute": "date_trunc('minute', timezone($tz, timezone('UTC', ts)))",
     "time:hour": "date_trunc('hour', timezone($tz, timezone('UTC', ts)))",
     "time:day": "day",
     "time:week": "CAST(date_trunc('week', day) AS DATE)",

@@ -21,6 +21,7 @@ DAYS = 30
 @dataclass(frozen=True, slots=True)
 class SiteRow:
     domain: str
+    readable: bool  # the traffic view is theirs (security reads only the security view)
     today: int
     month: int
     sparkline: Sparkline
@@ -34,11 +35,11 @@ async def overview(ctx: WebContext, request: Request) -> Response:
         for domain in who.sites(sorted(sites))
         if who.may("traffic.read", site=domain) or who.may("security.read", site=domain)
     ]
-    rows = [_row(ctx, site) for site in readable]
+    rows = [_row(ctx, site, who.may("traffic.read", site=site.domain)) for site in readable]
     return ctx.render(request, "overview.html", rows=rows, error="", notice="")
 
 
-def _row(ctx: WebContext, site: Site) -> SiteRow:
+def _row(ctx: WebContext, site: Site, readable: bool) -> SiteRow:
     today = datetime.fromtimestamp(ctx.now(), ZoneInfo(site.timezone)).date()
     first = today - timedelta(days=DAYS - 1)
     daily = run_query(
@@ -47,7 +48,9 @@ def _row(ctx: WebContext, site: Site) -> SiteRow:
     )
     by_day = {row["time:day"]: int(row["visitors"] or 0) for row in daily}
     series = [by_day.get(first + timedelta(days=n), 0) for n in range(DAYS)]
-    return SiteRow(site.domain, series[-1], sum(series), _sparkline(site.domain, series, first))
+    return SiteRow(
+        site.domain, readable, series[-1], sum(series), _sparkline(site.domain, series, first)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Playwright
 
 from tests.chromium import launch
 from tests.servers import CHROME_UA, ProcessServer, running
@@ -27,12 +27,6 @@ COLLECTOR_ENV = {"HUSH_TRUSTED_PROXIES": "", "HUSH_MIN_VISITORS": "1"}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives a real Chromium (Debian's, via Playwright)")
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
 
 
 @pytest.fixture(scope="module")

@@ -21,7 +21,6 @@ from playwright.sync_api import (
     Page,
     Playwright,
     Response,
-    sync_playwright,
 )
 
 from tests.chromium import launch
@@ -34,12 +33,6 @@ WIDTHS = {"desktop": 1280, "phone": 390}
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives a real Chromium (Debian's, via Playwright)")
-
-
-@pytest.fixture(scope="session")
-def playwright() -> Iterator[Playwright]:
-    with sync_playwright() as driver:
-        yield driver
 
 
 @pytest.fixture(scope="module")

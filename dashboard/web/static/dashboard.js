@@ -1,0 +1,53 @@
+// The dashboard's only script, and optional: every view works without it. It submits the
+// period, comparison and property pickers as soon as they change, and makes the graph's
+// buckets reachable by keyboard (Tab to the graph, then ← and →; Esc closes the tooltip).
+(function () {
+  'use strict';
+  var pickers = document.querySelectorAll('select[data-autosubmit]');
+  for (var i = 0; i < pickers.length; i++) {
+    pickers[i].addEventListener('change', function (event) {
+      var form = event.currentTarget.form;
+      if (event.currentTarget.value !== 'custom') form.submit();
+    });
+  }
+  var figure = document.querySelector('figure[data-graph]');
+  if (!figure) return;
+  var hits = figure.querySelectorAll('rect.hit');
+  if (!hits.length) return;
+  var tip = document.createElement('p');
+  tip.className = 'tooltip';
+  tip.setAttribute('role', 'status');
+  tip.hidden = true;
+  figure.appendChild(tip);
+  var at = -1;
+  function show(index) {
+    if (at >= 0) hits[at].classList.remove('active');
+    at = Math.max(0, Math.min(hits.length - 1, index));
+    var hit = hits[at];
+    hit.classList.add('active');
+    var compared = hit.getAttribute('data-compared');
+    tip.textContent = hit.getAttribute('data-label') + ': ' + hit.getAttribute('data-value') +
+      (compared ? ' (compared: ' + compared + ')' : '');
+    tip.hidden = false;
+  }
+  function hide() {
+    if (at >= 0) hits[at].classList.remove('active');
+    tip.hidden = true;
+  }
+  var svg = figure.querySelector('svg');
+  svg.setAttribute('tabindex', '0');
+  svg.setAttribute('aria-describedby', 'graph-summary');
+  svg.addEventListener('focus', function () { show(at < 0 ? hits.length - 1 : at); });
+  svg.addEventListener('blur', hide);
+  svg.addEventListener('keydown', function (event) {
+    if (event.key === 'ArrowLeft') { show(at - 1); event.preventDefault(); }
+    else if (event.key === 'ArrowRight') { show(at + 1); event.preventDefault(); }
+    else if (event.key === 'Home') { show(0); event.preventDefault(); }
+    else if (event.key === 'End') { show(hits.length - 1); event.preventDefault(); }
+    else if (event.key === 'Escape') { hide(); }
+  });
+  for (var j = 0; j < hits.length; j++) {
+    hits[j].addEventListener('mouseenter', (function (index) { return function () { show(index); }; })(j));
+  }
+  svg.addEventListener('mouseleave', hide);
+})();
