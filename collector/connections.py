@@ -57,7 +57,9 @@ class BoundedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._head_bytes = 0
+        self._head_bytes = 0  # bytes received while the head is incomplete
+        self._head_size = 0  # bytes of the URL and headers parsed so far
+        self._refusing = False
         self._in_head = True  # until the current request's headers are complete
         self._reading_since: float | None = None  # a request (or the connection) is pending
 
@@ -82,21 +84,36 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 self._unsupported_upgrade_warning()
             return
         except (httptools.HttpParserError, _HeadTooLarge):
-            if self._in_head and self._head_bytes > self.max_head_bytes:
+            if self._refusing:
                 self._refuse(_TOO_LARGE)
             else:
                 self.send_400_response("Invalid HTTP request received.")
             return
         if self._in_head and self._head_bytes > self.max_head_bytes:
+            self._refusing = True  # a head still incomplete past the bound: httptools holds it
             self._refuse(_TOO_LARGE)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._reading_since = self.loop.time()
+        self._in_head = True
+        self._head_bytes = self._head_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+        self._head_size += len(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        # uvicorn's on_header, plus one addition: the head's size, exact, whatever the reads.
+        self._head_size += len(name) + len(value)
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        if len(self.headers) > MAX_HEADERS:
-            self._head_bytes = self.max_head_bytes + 1
+        if self._head_size > self.max_head_bytes or len(self.headers) > MAX_HEADERS:
+            self._refusing = True
             raise _HeadTooLarge
         self._in_head = False
         super().on_headers_complete()
@@ -104,8 +121,6 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def on_message_complete(self) -> None:
         super().on_message_complete()
         self._reading_since = None
-        self._in_head = True
-        self._head_bytes = 0
 
     def expire(self, now: float) -> None:
         """Close this connection if its pending request is past its deadline."""

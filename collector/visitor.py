@@ -89,11 +89,12 @@ def open_salt_dir(salt_dir: Path) -> None:
             f"salt dir {salt_dir} has mode {mode:04o}, not 0700: other users could have"
             " planted or read salts; remove it (hush recreates it) or chmod 700 it"
         )
-    for entry in os.scandir(salt_dir):
-        owner = entry.stat(follow_symlinks=False).st_uid
+    with os.scandir(salt_dir) as entries:
+        foreign = [(e.name, e.stat(follow_symlinks=False).st_uid) for e in entries]
+    for name, owner in foreign:
         if owner != me:
             raise UnsafeSaltDir(
-                f"salt dir {salt_dir} holds {entry.name}, owned by uid {owner}, not by hush's"
+                f"salt dir {salt_dir} holds {name}, owned by uid {owner}, not by hush's"
                 f" user ({me}): it may be a planted salt; remove it"
             )
 
