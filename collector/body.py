@@ -81,6 +81,7 @@ def parse_fields(data: dict[str, Any]) -> RawEvent | Rejected:
             return _bad(f"{label} is required", "missing_field")
         if not isinstance(value, str) or not value:
             return _bad(f"{label} must be a non-empty string", "bad_type")
+    assert isinstance(name, str) and isinstance(url, str) and isinstance(domain, str)
     if len(name) > MAX_NAME:
         return _bad(f"name is longer than {MAX_NAME} characters", "too_long")
     if len(domain) > MAX_DOMAIN:

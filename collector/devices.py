@@ -3,7 +3,8 @@
 Parsing uses ua-parser 1.x with its Rust backend (ua-parser-rs: ~15 µs a string, against ~800
 µs for the pure-Python path that ``user-agents`` takes on its own). ``user-agents`` is kept for
 what it adds on top, its mobile/tablet/desktop rules, fed with the fast parser's result. Results
-are cached per user agent (cut to 512 characters, so a flood of huge agents cannot fill memory).
+are cached per user agent, cut to ``MAX_AGENT`` characters *before* the cache sees it: the cache
+holds at most ``CACHE_SIZE`` keys of 512 characters (~10 MiB), whatever agents are sent.
 Names are spelled as Plausible spells them (``Chrome``, ``Safari``, ``Desktop``, ``Mobile``).
 """
 
@@ -13,7 +14,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
-import ua_parser_rs  # type: ignore[import-untyped]
+import ua_parser_rs
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from ua_parser import Parser, load_builtins
 from ua_parser.core import Result
@@ -110,11 +111,15 @@ class DeviceDetector:
             for index, entry in enumerate(CRAWLER_USER_AGENTS_DATA)
         )
         self._crawler_names = [crawler_name(entry) for entry in CRAWLER_USER_AGENTS_DATA]
-        self.describe = lru_cache(maxsize=CACHE_SIZE)(self._describe)
+        self._cached = lru_cache(maxsize=CACHE_SIZE)(self._describe)
         self.describe("Mozilla/5.0")  # pay for the lazy initialisation now, not per request
 
+    def describe(self, agent: str) -> Software:
+        """The software behind ``agent``; only its first ``MAX_AGENT`` characters are read."""
+        return self._cached(agent[:MAX_AGENT])
+
     def _describe(self, agent: str) -> Software:
-        agent = agent[:MAX_AGENT].strip()
+        agent = agent.strip()
         if not agent:
             return Software(bot="empty user agent")
         result = self._parser.parse(agent)

@@ -10,6 +10,7 @@ JSON line to the spool and answer 202 once it is written. The address is a local
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import traceback
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import orjson
 
 from collector import outcome
 from collector.body import RawEvent, parse_body, parse_query
+from collector.cache import BoundedCache
 from collector.channels import acquisition
 from collector.client_address import ClientAddressResolver
 from collector.clock import Clock
@@ -39,6 +41,14 @@ log = logging.getLogger("hush.intake")
 MAX_BODY = 32 * 1024
 CACHE_SIZE = 8192
 MAX_CACHED = 1024  # characters of a URL or referrer worth caching
+# Real browsers send 100-400 characters; past this an agent is dropped as a bot
+# ("oversized user agent") before anything parses, caches or hashes it.
+MAX_USER_AGENT = 1024
+# Of a body declared or found too large, this much is read and thrown away before the 413 and
+# the close, so a sender that does not wait for an answer (no Expect: 100-continue) still
+# reads it instead of a reset; past it, or after DRAIN_SECONDS, the connection is closed.
+MAX_DRAIN = 1024 * 1024
+DRAIN_SECONDS = 2.0
 
 _CORS = [
     (b"access-control-allow-origin", b"*"),
@@ -54,6 +64,8 @@ _PREFLIGHT = [
 ]
 _ACCEPTED_TYPES = (b"text/plain", b"application/json")
 _TOO_LARGE = Rejected(413, "body larger than 32 KiB", "too_large")
+_OVERSIZED_AGENT = Dropped("bot", "oversized user agent")
+_CLOSE = [(b"connection", b"close")]
 
 _ACCEPTED_START = {
     "type": "http.response.start",
@@ -107,8 +119,11 @@ class Intake:
         self._scrub_page = lru_cache(maxsize=CACHE_SIZE)(_scrub_page)
         self._scrub_referrer = lru_cache(maxsize=CACHE_SIZE)(scrub_referrer)
         # Whole bodies repeat too (the same page view from the same browser software); the
-        # sites version in the key retires entries when a site's settings change.
-        self._prepared = lru_cache(maxsize=CACHE_SIZE)(self._prepare_body)
+        # sites version in the key retires entries when a site's settings change. An entry
+        # goes in only once its event was accepted: refused requests (GPC, rate-limited, bots,
+        # unknown sites) cannot evict what real visitors use. Keys are at most 2 KiB of text,
+        # so the cache holds at most ~16 MiB of keys.
+        self._prepared: BoundedCache[tuple[bytes, str, int], Prepared] = BoundedCache(CACHE_SIZE)
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
@@ -154,17 +169,36 @@ class Intake:
             )
             return
         if headers.content_length > MAX_BODY:
-            await self._reject(send, _TOO_LARGE)
+            await self._too_large(receive, send, drain=not headers.expects_continue)
             return
         body = await _read_body(receive)
         if body is None:
-            await self._reject(send, _TOO_LARGE)
+            await self._too_large(receive, send, drain=True)
             return
+        key = None
         if len(body) <= MAX_CACHED and len(headers.user_agent) <= MAX_CACHED:
-            prepared = self._prepared(body, headers.user_agent, self._sites.version)
+            key = (body, headers.user_agent, self._sites.version)
+            cached = self._prepared.get(key)
+            if cached is not None:
+                prepared, key = cached, None  # already cached
+            else:
+                prepared = self._prepare_body(body, headers.user_agent, self._sites.version)
         else:
             prepared = self._prepare_body(body, headers.user_agent, self._sites.version)
-        await self._answer(prepared, scope, headers, send, pixel=False)
+        await self._answer(prepared, scope, headers, send, pixel=False, remember=key)
+
+    async def _too_large(self, receive: Any, send: Any, *, drain: bool) -> None:
+        """413, then close; read and discard up to ``MAX_DRAIN`` first unless the sender waits
+        for an answer before it sends the body (Expect: 100-continue)."""
+        if drain:
+            try:
+                async with asyncio.timeout(DRAIN_SECONDS):
+                    await _discard_body(receive, MAX_DRAIN)
+            except TimeoutError:
+                pass
+        self._counters.add(_TOO_LARGE.reason)
+        body = orjson.dumps({"error": _TOO_LARGE.error})
+        await _send(send, _TOO_LARGE.status, [*_JSON, *_CLOSE], body)
 
     async def _answer(
         self,
@@ -174,6 +208,7 @@ class Intake:
         send: Any,
         *,
         pixel: bool,
+        remember: tuple[bytes, str, int] | None = None,
     ) -> None:
         if isinstance(prepared, Rejected):
             await self._reject(send, prepared)
@@ -183,6 +218,8 @@ class Intake:
             site_id = prepared.site.id if prepared.site else 0
             self._counters.add(result.reason, site_id, result.detail)
         else:
+            if remember is not None:
+                self._prepared.put(remember, prepared)
             await self._spool.append(result)
             if not pixel:  # the common case, answered with prebuilt messages
                 await send(_ACCEPTED_START)
@@ -218,6 +255,8 @@ class Intake:
             return Prepared(None, outcome.UNKNOWN_SITE)
         if not site.owns_host(page.hostname):
             return Prepared(site, outcome.HOST_MISMATCH)
+        if len(user_agent) > MAX_USER_AGENT:
+            return Prepared(site, late_drop=_OVERSIZED_AGENT)
         software = self._devices.describe(user_agent)
         if software.bot is not None:
             return Prepared(site, late_drop=Dropped("bot", software.bot))
@@ -274,7 +313,7 @@ class Intake:
         address = self._addresses.resolve(client[0] if client else None, headers.forwarded_for)
         if address is None:
             return outcome.BAD_FORWARDED_FOR
-        if not self._rate_limiter.allow(address):
+        if not self._rate_limiter.allow(address, site.id):
             return outcome.RATE_LIMITED
         day, salt = self._salts.current(site.timezone)
         visitor = visitor_id(salt, site.domain, address, headers.user_agent)
@@ -328,16 +367,31 @@ class _Headers:
     forwarded_for: str = ""
     gpc: bool = False
     dnt: bool = False
+    expects_continue: bool = False
 
 
 _WANTED = frozenset(
-    (b"content-type", b"content-length", b"user-agent", b"x-forwarded-for", b"sec-gpc", b"dnt")
+    (
+        b"content-type",
+        b"content-length",
+        b"user-agent",
+        b"x-forwarded-for",
+        b"sec-gpc",
+        b"dnt",
+        b"expect",
+    )
 )
 
 
 def _read_headers(raw: list[tuple[bytes, bytes]]) -> _Headers:
-    """The headers the intake reads; Cookie and every other header are never looked at."""
+    """The headers the intake reads; Cookie and every other header are never looked at.
+
+    Repeated X-Forwarded-For headers are joined once at the end (joining as they come was
+    quadratic: 80,000 of them took 4 s); uvicorn's protocol caps the whole head
+    (``collector.connections``), so their number is bounded too.
+    """
     headers = _Headers()
+    forwarded: list[bytes] = []
     for name, value in raw:
         if name not in _WANTED:
             continue
@@ -348,13 +402,15 @@ def _read_headers(raw: list[tuple[bytes, bytes]]) -> _Headers:
         elif name == b"user-agent":
             headers.user_agent = value.decode("latin-1")
         elif name == b"x-forwarded-for":
-            text = value.decode("latin-1")
-            previous = headers.forwarded_for
-            headers.forwarded_for = f"{previous},{text}" if previous else text
+            forwarded.append(value)
         elif name == b"sec-gpc":
             headers.gpc = value.strip() == b"1"
-        else:
+        elif name == b"dnt":
             headers.dnt = value.strip() == b"1"
+        else:
+            headers.expects_continue = value.strip().lower() == b"100-continue"
+    if forwarded:
+        headers.forwarded_for = b",".join(forwarded).decode("latin-1")
     return headers
 
 
@@ -373,6 +429,18 @@ async def _read_body(receive: Any) -> bytes | None:
         chunks.append(chunk)
         if not message.get("more_body", False):
             return b"".join(chunks)
+
+
+async def _discard_body(receive: Any, limit: int) -> None:
+    """Read the rest of a body and throw it away, up to ``limit`` bytes."""
+    size = 0
+    while size <= limit:
+        message = await receive()
+        if message["type"] != "http.request":
+            return
+        size += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return
 
 
 async def _send(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -1,38 +1,80 @@
-"""Per-address rate limit: a fixed one-minute window keyed by a keyed hash of the address.
+"""Rate limits: per client network and per site, in fixed one-minute windows.
 
-The key is random per process and never leaves memory, so even a heap dump of the limiter holds
-no address. The table is emptied every window and capped, so a flood of distinct addresses
-cannot exhaust memory (past the cap, new addresses are not limited until the next window).
+A client is keyed by a keyed hash of its network: the whole address for IPv4, the first
+``ipv6_prefix`` bits (default 64) for IPv6, since one subscriber gets a whole /64 (often a
+/56) and can rotate the low 64 bits at will. The key is random per process and never leaves
+memory (it sits in the same heap, so a heap dump could still try all 2³² IPv4 addresses:
+dumps are turned off at start, ``collector.process``).
+
+The client table is emptied every window and holds at most ``MAX_TRACKED`` networks (~20 MiB).
+Once it is full, every network not yet in it shares one overflow bucket of the same limit:
+a full table throttles newcomers together, it never lets everyone through. Sites have a limit
+of their own (``site_per_minute``; 0 is none), checked after the client's, so a client over
+its own limit does not use up its site's.
 """
 
 from __future__ import annotations
 
 import secrets
+import socket
 from hashlib import blake2b
 
 from collector.clock import Clock
 
 WINDOW_SECONDS = 60
 MAX_TRACKED = 200_000
+_OVERFLOW = b"overflow"  # not 8 bytes long, so no hashed network can collide with it
 
 
 class RateLimiter:
-    def __init__(self, per_minute: int, clock: Clock) -> None:
+    def __init__(
+        self,
+        per_minute: int,
+        clock: Clock,
+        *,
+        site_per_minute: int = 0,
+        ipv6_prefix: int = 64,
+        max_tracked: int = MAX_TRACKED,
+    ) -> None:
+        if not 1 <= ipv6_prefix <= 128:
+            raise ValueError(f"ipv6_prefix must be 1..128, not {ipv6_prefix}")
         self._limit = per_minute
+        self._site_limit = site_per_minute
         self._clock = clock
         self._key = secrets.token_bytes(32)
+        self._v6_mask = ((1 << ipv6_prefix) - 1) << (128 - ipv6_prefix)
+        self._max_tracked = max_tracked
         self._window = -1
         self._counts: dict[bytes, int] = {}
+        self._sites: dict[int, int] = {}
 
-    def allow(self, address: str) -> bool:
-        if not self._limit:
+    def allow(self, address: str, site_id: int = 0) -> bool:
+        """Count one event from ``address`` for ``site_id``; False once either is over."""
+        if not self._limit and not self._site_limit:
             return True
         window = int(self._clock.now() // WINDOW_SECONDS)
         if window != self._window:
-            self._window, self._counts = window, {}
-        token = blake2b(address.encode(), key=self._key, digest_size=8).digest()
-        count = self._counts.get(token, 0) + 1
-        if count == 1 and len(self._counts) >= MAX_TRACKED:
-            return True
-        self._counts[token] = count
+            self._window, self._counts, self._sites = window, {}, {}
+        if self._limit and not self._allow_client(address):
+            return False
+        if self._site_limit:
+            count = self._sites.get(site_id, 0) + 1
+            self._sites[site_id] = count  # only registered sites get here: a bounded table
+            return count <= self._site_limit
+        return True
+
+    def _allow_client(self, address: str) -> bool:
+        token = blake2b(self._network(address), key=self._key, digest_size=8).digest()
+        counts = self._counts
+        count = counts.get(token)
+        if count is None and len(counts) >= self._max_tracked:
+            token, count = _OVERFLOW, counts.get(_OVERFLOW, 0)
+        count = (count or 0) + 1
+        counts[token] = count
         return count <= self._limit
+
+    def _network(self, address: str) -> bytes:
+        if ":" not in address:
+            return address.encode()
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, address), "big")
+        return (value & self._v6_mask).to_bytes(16, "big")

@@ -5,6 +5,11 @@ unsigned 64-bit integer. One salt exists per time zone and local date: 32 random
 under the salt directory (tmpfs, mode 0700), created atomically by whichever process needs it
 first, and deleted as soon as its local day is over. Without the salt the ids cannot be
 recomputed from IP addresses; once it is gone no two days can be linked.
+
+The salt directory is trusted only if hush made it or it is plainly hush's own: a directory
+(not a symlink) owned by hush's user, mode 0700, holding no file of another user. Otherwise
+``UnsafeSaltDir`` stops hush at start: a directory planted in world-writable /dev/shm would
+hand hush another user's salt (so they could recompute every visitor id) or let them read ours.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from hashlib import blake2b
@@ -52,6 +58,47 @@ def local_day_window(timezone: ZoneInfo, now: float) -> tuple[date, float, float
     return day, start, end
 
 
+class UnsafeSaltDir(Exception):
+    """The salt directory is not hush's own; the message says what is wrong and what to do."""
+
+
+def open_salt_dir(salt_dir: Path) -> None:
+    """Create ``salt_dir`` exclusively (0700), or check that the existing one is hush's own."""
+    salt_dir.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    try:
+        os.mkdir(salt_dir, 0o700)  # fails if anything, even a dangling symlink, has the name
+        os.chmod(salt_dir, 0o700)  # ours alone and new: the umask may have taken bits
+        return
+    except FileExistsError:
+        pass
+    me = os.geteuid()
+    info = os.lstat(salt_dir)
+    if not stat.S_ISDIR(info.st_mode):
+        raise UnsafeSaltDir(
+            f"salt dir {salt_dir} exists and is not a directory (a symlink or a file):"
+            " remove it or set HUSH_SALT_DIR to a directory hush may create"
+        )
+    if info.st_uid != me:
+        raise UnsafeSaltDir(
+            f"salt dir {salt_dir} belongs to uid {info.st_uid}, not to hush's user ({me}):"
+            " another user could choose or read the salts; remove it or set HUSH_SALT_DIR"
+        )
+    mode = stat.S_IMODE(info.st_mode)
+    if mode != 0o700:
+        raise UnsafeSaltDir(
+            f"salt dir {salt_dir} has mode {mode:04o}, not 0700: other users could have"
+            " planted or read salts; remove it (hush recreates it) or chmod 700 it"
+        )
+    with os.scandir(salt_dir) as entries:
+        foreign = [(e.name, e.stat(follow_symlinks=False).st_uid) for e in entries]
+    for name, owner in foreign:
+        if owner != me:
+            raise UnsafeSaltDir(
+                f"salt dir {salt_dir} holds {name}, owned by uid {owner}, not by hush's"
+                f" user ({me}): it may be a planted salt; remove it"
+            )
+
+
 class SaltStore:
     """Daily salts in a tmpfs directory, shared by every process that uses the directory."""
 
@@ -60,8 +107,7 @@ class SaltStore:
         self._clock = clock
         self._windows: dict[str, _Window] = {}
         self._zones: dict[str, ZoneInfo] = {}
-        salt_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(salt_dir, 0o700)
+        open_salt_dir(salt_dir)
         if not is_tmpfs(salt_dir):
             log.warning(
                 "salt dir %s is not on tmpfs: salts may survive a reboot or reach a backup",

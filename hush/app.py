@@ -68,10 +68,11 @@ class HushApp:
                 "data dir %s can be read by other users; hush creates it 0700: chmod 700 it",
                 settings.data_dir,
             )
+        # First: an unsafe salt dir (P3) stops hush before anything is opened.
+        self.salts = SaltStore(settings.salt_dir, self.clock)
         self.store = Store(settings.database_path)
         publish_snapshot(self.store, settings.sites_snapshot_path)
         self.sites = SiteDirectory(settings.sites_snapshot_path)
-        self.salts = SaltStore(settings.salt_dir, self.clock)
         self.counters = IntakeCounters(self.clock)
         self.loader = LoaderThread(self.store, settings.spool_dir, interval=settings.load_interval)
         self.spool = SpoolWriter(
@@ -88,7 +89,12 @@ class HushApp:
             spool=self.spool,
             counters=self.counters,
             addresses=ClientAddressResolver(settings.trusted_proxies),  # its own trusted-peer set
-            rate_limiter=RateLimiter(settings.rate_limit, self.clock),
+            rate_limiter=RateLimiter(
+                settings.rate_limit,
+                self.clock,
+                site_per_minute=settings.site_rate_limit,
+                ipv6_prefix=settings.rate_limit_ipv6_prefix,
+            ),
             devices=devices or DeviceDetector(),
             countries=CountryLookup(settings.geoip_db),
             sources=SourceTable(),

@@ -135,25 +135,48 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     import uvicorn
 
+    from collector.connections import bounded_protocol
+    from collector.process import connection_limit, harden_process
+    from collector.visitor import UnsafeSaltDir
     from hush.app import create_app
 
+    # Before anything is created or read: private files, no core dumps, enough descriptors.
+    limits = harden_process()
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except UnsafeSaltDir as exc:
+        print(f"hush: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    connections = connection_limit(settings.max_connections, limits.open_files)
+    logging.getLogger("hush").info(
+        "limits: %d connections, %d open files, core dumps off%s",
+        connections,
+        limits.open_files,
+        "" if not limits.dumpable else " (but the process stays dumpable: no prctl)",
+    )
     config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
+        # httptools with a bounded head and a per-request deadline (collector/connections.py);
+        # h11 would bound the head too (h11_max_incomplete_event_size) at ~2x the CPU.
+        http=bounded_protocol(
+            max_head_bytes=settings.max_header_bytes, request_timeout=settings.request_timeout
+        ),
         ws="none",
         lifespan="on",
         access_log=False,  # P1: an access log line would carry the client address
         proxy_headers=False,  # P1: hush resolves X-Forwarded-For itself, from trusted proxies
         server_header=False,
         log_config=None,
+        limit_concurrency=connections,  # past it, uvicorn answers 503
+        timeout_keep_alive=settings.keep_alive_timeout,
+        backlog=min(2048, connections),
     )
     uvicorn.Server(config).run()
     return 0

@@ -27,7 +27,13 @@ def _setting(default: Any, help: str) -> Any:
 
 
 def _default_salt_dir() -> Path:
-    # /dev/shm is tmpfs on Linux: salts vanish on reboot and never reach a backup (P3).
+    # $XDG_RUNTIME_DIR (/run/user/<uid>, or systemd's RuntimeDirectory) is tmpfs and private
+    # to the user; else /dev/shm, also tmpfs: salts vanish on reboot, never reach a backup
+    # (P3). Under /dev/shm the name is guessable, so hush creates it exclusively and refuses
+    # one it finds that is not its own (collector.visitor.open_salt_dir).
+    runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+    if runtime and Path(runtime).is_absolute() and Path(runtime).is_dir():
+        return Path(runtime) / "hush-salts"
     base = Path("/dev/shm") if Path("/dev/shm").is_dir() else Path("/tmp")
     return base / f"hush-salts-{os.getuid()}"
 
@@ -98,6 +104,32 @@ class Settings:
     api_query_seconds: float = _setting(
         10.0, "Seconds a Stats API query may run before it is stopped (503); 0: no limit."
     )
+    rate_limit_ipv6_prefix: int = _setting(
+        64,
+        "IPv6 clients are rate-limited per network of this many leading bits (1-128): one"
+        " subscriber usually holds a whole /64.",
+    )
+    site_rate_limit: int = _setting(
+        0, "Events accepted per site per minute, from all clients together; 0 turns it off."
+    )
+    max_connections: int = _setting(
+        4096,
+        "Connections `hush serve` holds at most (kept below the open-file limit); past it,"
+        " requests are answered 503.",
+    )
+    request_timeout: float = _setting(
+        10.0,
+        "Seconds a request may take to arrive whole (head and body) from its first byte, and a"
+        " new connection to begin one; slower ones get 408 and are closed.",
+    )
+    keep_alive_timeout: int = _setting(
+        5, "Seconds an idle kept-alive connection stays open between requests."
+    )
+    max_header_bytes: int = _setting(
+        32 * 1024,
+        "Bytes of request line and headers accepted per request (at most 100 headers);"
+        " larger heads are answered 431.",
+    )
 
     def __post_init__(self) -> None:
         if self.audit_retention_days < 180:
@@ -109,6 +141,16 @@ class Settings:
             raise SettingsError(
                 f"HUSH_PUBLIC_URL={self.public_url!r}: give a scheme and host, such as"
                 " https://stats.example.com"
+            )
+        if not 1 <= self.rate_limit_ipv6_prefix <= 128:
+            raise SettingsError(
+                f"HUSH_RATE_LIMIT_IPV6_PREFIX={self.rate_limit_ipv6_prefix}: expected 1 to 128"
+            )
+        if self.max_connections < 1 or self.request_timeout <= 0 or self.max_header_bytes < 1024:
+            raise SettingsError(
+                "HUSH_MAX_CONNECTIONS must be at least 1, HUSH_REQUEST_TIMEOUT above 0 and"
+                f" HUSH_MAX_HEADER_BYTES at least 1024 (got {self.max_connections},"
+                f" {self.request_timeout}, {self.max_header_bytes})"
             )
         if self.geoip_db is not None and not self.geoip_db.is_file():
             raise SettingsError(f"HUSH_GEOIP_DB={self.geoip_db}: no such file")

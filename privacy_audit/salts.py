@@ -1,8 +1,10 @@
-"""P3 in the salt dir: private, on tmpfs, and each salt private, 32 bytes and for its day only."""
+"""P3 in the salt dir: hush's own, private, on tmpfs, and each salt hush's, private, 32 bytes
+and for its day only."""
 
 from __future__ import annotations
 
 import base64
+import os
 import stat
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -27,6 +29,7 @@ class _Salt:
     size: int
     age: float
     data: bytes
+    uid: int
 
 
 def read_salts(salt_dir: Path, now: float) -> list[_Salt]:
@@ -43,7 +46,9 @@ def read_salts(salt_dir: Path, now: float) -> list[_Salt]:
         zone, day, temporary = parsed or (None, None, False)
         mode = stat.S_IMODE(info.st_mode)
         age = now - info.st_mtime
-        salts.append(_Salt(path.name, zone, day, temporary, mode, info.st_size, age, data))
+        salts.append(
+            _Salt(path.name, zone, day, temporary, mode, info.st_size, age, data, info.st_uid)
+        )
     return salts
 
 
@@ -79,14 +84,35 @@ def salt_forms(salts: list[_Salt]) -> list[bytes]:
 
 
 def salt_dir_private(salt_dir: Path) -> Check:
-    if not salt_dir.exists():
+    try:
+        info = salt_dir.lstat()
+    except FileNotFoundError:
         return Check(P3, True, f"the salt dir {salt_dir} does not exist yet (hush makes it 0700).")
-    mode = stat.S_IMODE(salt_dir.stat().st_mode)
+    me = os.geteuid()
+    if not stat.S_ISDIR(info.st_mode):
+        return Check(
+            P3,
+            False,
+            f"the salt dir {salt_dir} is not a directory (a symlink or a file): whoever made it"
+            " decides where the salts go.",
+        )
+    if info.st_uid != me:
+        return Check(
+            P3,
+            False,
+            f"the salt dir {salt_dir} belongs to uid {info.st_uid}, not to this user ({me}):"
+            " its owner can choose or read the salts.",
+        )
+    mode = stat.S_IMODE(info.st_mode)
     if mode & 0o077:
         return Check(
             P3, False, f"the salt dir {salt_dir} is {mode:04o}: other users can reach the salts."
         )
-    return Check(P3, True, f"the salt dir {salt_dir} is {mode:04o}: only its owner can enter it.")
+    return Check(
+        P3,
+        True,
+        f"the salt dir {salt_dir} is {mode:04o} and this user's (uid {me}): only it can enter.",
+    )
 
 
 def salt_dir_on_tmpfs(salt_dir: Path) -> Check:
@@ -104,7 +130,9 @@ def salt_dir_on_tmpfs(salt_dir: Path) -> Check:
 
 def salt_files_private(salts: list[_Salt]) -> Check:
     named = [s for s in salts if s.zone is not None]
-    problems = [f"{s.name} is {s.mode:04o}" for s in named if s.mode & 0o077]
+    me = os.geteuid()
+    problems = [f"{s.name} belongs to uid {s.uid}" for s in salts if s.uid != me]
+    problems += [f"{s.name} is {s.mode:04o}" for s in named if s.mode & 0o077]
     problems += [
         f"{s.name} is {s.size} bytes, not {SALT_BYTES}"
         for s in named
@@ -112,7 +140,10 @@ def salt_files_private(salts: list[_Salt]) -> Check:
     ]
     if problems:
         return Check(
-            P3, False, f"salt files must be 0600 and {SALT_BYTES} bytes, but {listing(problems)}."
+            P3,
+            False,
+            f"salt files must be this user's, 0600 and {SALT_BYTES} bytes, but"
+            f" {listing(problems)}.",
         )
     if not named:
         return Check(P3, True, "there is no salt file whose mode and size could be wrong.")

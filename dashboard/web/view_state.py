@@ -127,8 +127,9 @@ class ViewState:
         values.update(changes)
         pairs = [(name, str(value)) for name, value in values.items() if value is not None]
         filters = changes.get("f", [f.param for f in self.filters])
+        assert isinstance(filters, list)
         pairs = [pair for pair in pairs if pair[0] != "f"]
-        pairs += [("f", str(text)) for text in filters]  # type: ignore[union-attr]
+        pairs += [("f", str(text)) for text in filters]
         pairs += [pair for pair in self.extra if pair[0] not in changes]
         return pairs
 

@@ -1,0 +1,68 @@
+"""Process-wide limits set once at start, before any salt or address is in memory.
+
+- **No core dumps** (P1, P3): a dump of a collector holds today's salts and the addresses of
+  recent requests; ``RLIMIT_CORE`` 0 stops the kernel writing one, and ``PR_SET_DUMPABLE`` 0
+  also stops systemd-coredump/apport pipes and ptrace by other processes of the same user.
+- **Private files**: umask 0o077, so everything hush creates in the data dir (the DuckDB file
+  and its WAL, spool segments, the sites snapshot, the server file) is 0600 and every
+  directory 0700, whatever the shell's umask was (usually 0o022: world-readable).
+- **Enough file descriptors**: the soft ``RLIMIT_NOFILE`` is raised to the hard one (services
+  often start with 1,024, which ~1,000 idle connections exhaust, and then the loader cannot
+  open a spool segment either); uvicorn's connection limit is kept below it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import resource
+from dataclasses import dataclass
+
+PRIVATE_UMASK = 0o077
+_PR_SET_DUMPABLE = 4  # <linux/prctl.h>
+# Descriptors kept apart from connections: DuckDB, the spool, the loader, logs, the admin
+# channel and the event loop use ~40; the rest is margin.
+RESERVED_FILES = 256
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessLimits:
+    """What ``harden_process`` achieved (for the start-up log line)."""
+
+    open_files: int
+    dumpable: bool
+
+
+def harden_process() -> ProcessLimits:
+    """Turn core dumps off, set the private umask and raise the open-file limit."""
+    os.umask(PRIVATE_UMASK)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    dumpable = not _set_not_dumpable()
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20  # the kernel's default nr_open
+    if soft == resource.RLIM_INFINITY or soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass  # keep what we have; the connection limit follows it
+    return ProcessLimits(open_files=soft, dumpable=dumpable)
+
+
+def connection_limit(wanted: int, open_files: int) -> int:
+    """The most connections uvicorn may hold: ``wanted``, within the open-file limit."""
+    return max(1, min(wanted, open_files - RESERVED_FILES))
+
+
+def _set_not_dumpable() -> bool:
+    """prctl(PR_SET_DUMPABLE, 0) where libc has it (Linux); True when it took effect."""
+    name = ctypes.util.find_library("c")
+    if name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name, use_errno=True)
+        return int(libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
+    except (OSError, AttributeError):
+        return False
