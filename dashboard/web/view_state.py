@@ -276,8 +276,9 @@ def _with_comparison(
         last = first + span - timedelta(days=1)
     elif compare == "year_over_year":
         first, last = _years_back(state.date_from), _years_back(state.date_to)
-        if match_dow:
+        if match_dow:  # to the nearest day of the same weekday, a year back
             shift = (first.weekday() - state.date_from.weekday()) % 7
+            shift = shift - 7 if shift > 3 else shift
             first, last = first - timedelta(days=shift), last - timedelta(days=shift)
     else:
         first_given = _date(one.get("compare_from"), "compare_from", problems)
