@@ -39,6 +39,7 @@ class Hit:
 class Tick:
     position: float
     text: str
+    anchor: str = "middle"  # the first and last labels keep inside the graph
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +90,12 @@ def build(
     labels = [bucket_label(b.start, interval) for b in current]
     every = max(1, math.ceil(n / 6))
     x_ticks = tuple(
-        Tick(LEFT + i * step, _short(current[i].start, interval)) for i in range(0, n, every)
+        Tick(
+            LEFT + i * step,
+            _short(current[i].start, interval),
+            "start" if i == 0 else ("end" if i == n - 1 else "middle"),
+        )
+        for i in range(0, n, every)
     )
     y_ticks = tuple(
         Tick(HEIGHT - BOTTOM - f * (HEIGHT - TOP - BOTTOM), shown(metric, top * f))

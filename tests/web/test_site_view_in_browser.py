@@ -1,0 +1,144 @@
+"""The marketing view in a real browser: a marketing user changes the period, compares,
+filters by clicking a row, removes the chip and goes back; what visitors' browsers sent is shown
+as text and never runs, whatever it holds; axe-core finds no serious or critical violation,
+light or dark. Screenshots at 1280 and 390 px, light and dark, go to tests/artifacts/."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright.sync_api import Page
+
+from tests.servers import ProcessServer
+from tests.web.conftest import ARTIFACTS, Opener, add_user
+
+pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+PAYLOADS = [
+    "<script>window.__pwned=1</script>",
+    '"><img src=x onerror="window.__pwned=1">',
+    "javascript:window.__pwned=1",
+    "'><svg onload=window.__pwned=1>",
+]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def traffic(hush: ProcessServer) -> Iterator[None]:
+    """Hostile text in every field a visitor's browser controls, beside ordinary traffic."""
+    add_user(hush, "mo@example.com", "marketing", "example.com")
+    for n, payload in enumerate(PAYLOADS):
+        text = quote(payload, safe="")
+        hush.event(
+            {
+                "n": payload,
+                "u": f"https://example.com/{text}?utm_source={text}&utm_campaign={text}",
+                "d": "example.com",
+                "r": f"https://{n}.evil.example/{text}",
+                "p": {payload: payload},
+            },
+            ip=f"192.0.2.{n + 1}",
+        )
+        hush.pageview(
+            f"https://example.com/p/{text}",
+            ip=f"192.0.2.{n + 1}",
+            referrer=f"https://x.example/{text}",
+        )
+    hush.wait_for_events(4 + 2 * len(PAYLOADS))
+    yield
+
+
+def no_script_ran(page: Page) -> None:
+    assert page.evaluate("window.__pwned === undefined")
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Serious and critical axe-core findings (the script is evaluated through the driver, so
+    the page's CSP is untouched)."""
+    page.evaluate(AXE.read_text())
+    result = page.evaluate(
+        "async () => { const r = await axe.run(document);"
+        " return {passes: r.passes.length, violations: r.violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))}; }"
+    )
+    assert result["passes"] > 10, result  # axe really ran its rules on this page
+    return list(result["violations"])
+
+
+def test_a_marketing_user_walks_the_view(hush: ProcessServer, tab: Opener) -> None:
+    me = tab()
+    page = me.log_in("mo@example.com")
+    page.get_by_role("link", name="example.com").click()
+    page.wait_for_url(f"{hush.base_url}/sites/example.com")
+    assert page.get_by_text("Unique visitors").first.is_visible()
+    page.get_by_label("Period", exact=True).select_option("7d")
+    page.wait_for_url("**period=7d**")
+    page.get_by_label("Compare with").select_option("previous_period")
+    page.wait_for_url("**compare=previous_period**")
+    assert page.get_by_text("compared with").is_visible()
+    page.get_by_role("link", name="/pricing", exact=True).first.click()
+    page.wait_for_url("**f=is%2Cevent%3Apage%2C%2Fpricing**")
+    chip = page.get_by_role("link", name="Remove the filter Page is /pricing")
+    assert chip.is_visible()
+    me.shoot("site-filtered")
+    chip.click()
+    page.wait_for_load_state()
+    assert page.get_by_role("link", name="Remove the filter Page is /pricing").count() == 0
+    page.go_back()
+    assert page.get_by_role("link", name="Remove the filter Page is /pricing").is_visible()
+    assert me.foreign_requests() == []
+    assert me.console_errors == []
+
+
+def test_what_visitors_sent_is_shown_as_text_and_never_runs(
+    hush: ProcessServer, tab: Opener
+) -> None:
+    me = tab()
+    me.log_in("mo@example.com")
+    views = [
+        "/sites/example.com?period=7d",
+        "/sites/example.com?period=7d&sources_tab=sources",
+        "/sites/example.com?period=7d&sources_tab=campaigns",
+        "/sites/example.com?period=7d&sources_tab=utm_source",
+        "/sites/example.com?period=7d&pages_tab=entry",
+    ]
+    for payload in PAYLOADS:
+        views.append(
+            "/sites/example.com?period=7d&f=" + quote(f"contains,event:page,{payload[:6]}", safe="")
+        )
+    for view in views:
+        page = me.open(view)
+        no_script_ran(page)
+    page = me.open("/sites/example.com?period=7d")
+    keys = page.get_by_label("Property").locator("option").all_inner_texts()
+    for key in keys:
+        page = me.open("/sites/example.com?period=7d&prop=" + quote(key, safe=""))
+        no_script_ran(page)
+    me.shoot("site-hostile")
+    assert me.foreign_requests() == []
+    assert me.console_errors == []
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_axe_finds_no_serious_violation(hush: ProcessServer, tab: Opener, scheme: str) -> None:
+    me = tab()
+    me.page.emulate_media(color_scheme=scheme)
+    me.log_in("mo@example.com")
+    found: dict[str, list[str]] = {}
+    for name, view in [
+        ("site", "/sites/example.com?period=7d&compare=previous_period"),
+        ("overview", "/"),
+        ("account", "/account"),
+        ("keys", "/settings/keys"),
+    ]:
+        page = me.open(view)
+        found[view] = axe_violations(page)
+        me.shoot(f"{name}-{scheme}")
+    me.open("/logout")
+    assert found == {view: [] for view in found}, json.dumps(found, indent=1)
+    assert ARTIFACTS.exists()
