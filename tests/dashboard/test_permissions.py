@@ -37,6 +37,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/settings/keys/add"): "keys.own",
     ("POST", "/settings/keys/revoke"): "keys.own",
     ("GET", "/audit-log"): "audit_log.read",
+    ("GET", "/sites/{domain}"): "traffic.read",
 }
 # Routes with their own door: the Stats API (a Bearer key), probes and public assets.
 OWN_DOOR = {
@@ -75,7 +76,7 @@ def test_every_route_of_the_read_side_is_in_the_walk(hush: Harness) -> None:
 
 
 def request(hush: Harness, method: str, path: str, csrf: str = "") -> int:
-    url = path.replace("{token}", "not-a-token")
+    url = path.replace("{token}", "not-a-token").replace("{domain}", "example.com")
     if method == "GET":
         return hush.client.get(url, follow_redirects=False).status_code
     return hush.client.post(
