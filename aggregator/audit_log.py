@@ -61,29 +61,10 @@ class Filters:
     through: int | None = None  # entries up to this id: pages stay put while the log grows
 
 
-def record(
-    store: Store,
-    actor: Actor,
-    action: str,
-    *,
-    target: str = "",
-    result: str = "ok",
-    reason: str = "",
-    changes: dict[str, Any] | None = None,
-    now: float,
-) -> None:
-    """Append one entry, chained to the last."""
+def record(store: Store, actor: Actor, action: str, **details: Any) -> None:
+    """Append one entry, chained to the last (``details``: as ``append`` takes them)."""
     with store.write() as cur:
-        append(
-            cur,
-            actor,
-            action,
-            target=target,
-            result=result,
-            reason=reason,
-            changes=changes,
-            now=now,
-        )
+        append(cur, actor, action, **details)
 
 
 def append(

@@ -175,6 +175,13 @@ class Report:
                 months.append(day.replace(day=1))
         return months
 
+    def _range(self, compared: bool) -> tuple[date, date]:
+        state = self.state
+        if not compared:
+            return state.date_from, state.date_to
+        assert state.compare_from is not None and state.compare_to is not None
+        return state.compare_from, state.compare_to
+
     def _open(self, start: Any) -> bool:
         """Whether the bucket is still filling (it holds now)."""
         now_local = _local(

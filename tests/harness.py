@@ -25,7 +25,7 @@ from collector.devices import DeviceDetector
 from hush.admin.operations import run_admin
 from hush.app import HushApp, create_app
 from hush.settings import load_settings
-from tests.servers import CHROME_UA, ManualClock, server_environment
+from tests.servers import CHROME_UA, ManualClock, event_request, server_environment
 
 PROXY = ("127.0.0.1", 50000)  # the peer every request comes from: a trusted proxy
 
@@ -59,14 +59,7 @@ class Harness:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """POST /api/event as a browser behind the trusted proxy (``ip`` in X-Forwarded-For)."""
-        all_headers = {"Content-Type": content_type, "User-Agent": user_agent}
-        if ip is not None:
-            all_headers["X-Forwarded-For"] = ip
-        all_headers.update(headers or {})
-        if isinstance(body, dict):
-            content = httpx.Request("POST", "/", json=body).content
-        else:
-            content = body.encode() if isinstance(body, str) else body
+        content, all_headers = event_request(body, ip, user_agent, content_type, headers)
         return self.client.post("/api/event", content=content, headers=all_headers)
 
     def store_events(self, *bodies: dict[str, Any], **kwargs: Any) -> LoadReport:

@@ -91,6 +91,23 @@ def server_environment(root: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def event_request(
+    body: dict[str, Any] | bytes | str,
+    ip: str | None,
+    user_agent: str,
+    content_type: str,
+    headers: dict[str, str] | None,
+) -> tuple[bytes, dict[str, str]]:
+    """The body and headers of a browser's event sent through a trusted proxy."""
+    all_headers = {"Content-Type": content_type, "User-Agent": user_agent}
+    if ip is not None:
+        all_headers["X-Forwarded-For"] = ip
+    all_headers.update(headers or {})
+    if isinstance(body, dict):
+        return httpx.Request("POST", "/", json=body).content, all_headers
+    return (body.encode() if isinstance(body, str) else body), all_headers
+
+
 class HushClient:
     """What a test does with a running server: post events, read stats, run the CLI."""
 
@@ -116,14 +133,7 @@ class HushClient:
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
         """POST /api/event as a browser behind a trusted proxy (``ip`` in X-Forwarded-For)."""
-        all_headers = {"Content-Type": content_type, "User-Agent": user_agent}
-        if ip is not None:
-            all_headers["X-Forwarded-For"] = ip
-        all_headers.update(headers or {})
-        if isinstance(body, dict):
-            content = httpx.Request("POST", "/", json=body).content
-        else:
-            content = body.encode() if isinstance(body, str) else body
+        content, all_headers = event_request(body, ip, user_agent, content_type, headers)
         return httpx.post(f"{self.base_url}/api/event", content=content, headers=all_headers)
 
     def pageview(self, url: str, *, domain: str = "example.com", **kwargs: Any) -> httpx.Response:
