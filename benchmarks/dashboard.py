@@ -184,6 +184,9 @@ def _first_paint(base: str) -> float:
         paints = []
         for _ in range(3):
             page.goto(f"{base}/sites/{SITE}?period=30d")
+            page.wait_for_function(
+                "performance.getEntriesByName('first-contentful-paint').length > 0"
+            )
             paints.append(
                 page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
             )

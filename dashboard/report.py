@@ -19,6 +19,8 @@ from dashboard.threshold import fold_rows, suppress
 from dashboard.web.view_state import ViewState
 
 REALTIME_MINUTES = 30
+# A page's query never holds a server thread longer than this: the panel says so instead.
+QUERY_SECONDS = 10.0
 ADDITIVE = frozenset({"visitors", "visits", "pageviews", "events"})
 INTERVAL_DIMENSION = {
     "minute": "time:minute",
@@ -95,7 +97,9 @@ class Report:
         )
 
     def totals(self, metrics: tuple[str, ...], *, compared: bool = False) -> Figures:
-        row = run_query(self.store, self.query(metrics, compared=compared))[0]
+        row = run_query(self.store, self.query(metrics, compared=compared), timeout=QUERY_SECONDS)[
+            0
+        ]
         hidden = self.filtered and suppress(
             row, people=row[PEAK_VISITORS] or 0, metrics=metrics, k=self.k
         )
@@ -103,7 +107,11 @@ class Report:
 
     def series(self, metric: str, *, compared: bool = False) -> list[Bucket]:
         dimension = INTERVAL_DIMENSION[self.state.interval]
-        rows = run_query(self.store, self.query((metric,), (dimension,), compared=compared))
+        rows = run_query(
+            self.store,
+            self.query((metric,), (dimension,), compared=compared),
+            timeout=QUERY_SECONDS,
+        )
         by_start = {row[dimension]: row for row in rows}
         buckets = []
         for start in self.bucket_starts(compared=compared):
@@ -131,7 +139,7 @@ class Report:
         query = self.query(metrics, (dimension,), extra_filters=extra_filters)
         rows = [
             {"value": row[dimension], **{m: row[m] for m in (*metrics, PEAK_VISITORS)}}
-            for row in run_query(self.store, query)
+            for row in run_query(self.store, query, timeout=QUERY_SECONDS)
         ]
         rows.sort(key=lambda row: (-(row.get(metrics[0]) or 0), str(row["value"])))
         folded = fold_rows(rows, key="value", metrics=metrics, k=self.k)

@@ -22,6 +22,7 @@ from aggregator.queries import QueryError
 from aggregator.queries.live_check import has_events, last_event, recent_outcomes
 from aggregator.queries.prop_keys import first_day, prop_keys
 from aggregator.sites import Site, find_site, list_sites
+from aggregator.store import QueryTimeout
 from dashboard.accounts.guard import Who
 from dashboard.report import Report
 from dashboard.web import graph as graphs
@@ -226,7 +227,7 @@ def _panel(report: Report, panel: Panel, request: Request, path: str) -> PanelVi
     problem = ""
     try:
         rows = report.breakdown(dimension, ("visitors",), limit=PANEL_ROWS)
-    except QueryError as exc:
+    except (QueryError, QueryTimeout) as exc:
         rows, problem = [], str(exc)
     return PanelView(
         panel,
@@ -264,11 +265,16 @@ def _rows(
 def _props(report: Report, request: Request, path: str) -> dict[str, Any]:
     state = report.state
     keys = prop_keys(report.store, report.site.id, state.date_from, state.date_to)
-    chosen = request.query_params.get("prop") or (keys[0] if keys else "")
+    # Only on request: custom properties are counted from raw events (no rollup holds them),
+    # ~5 s over 30 days of a 10M-event store, so the view never waits for them unasked.
+    chosen = request.query_params.get("prop", "")
     if chosen not in keys:
         return {"keys": keys, "chosen": "", "rows": ()}
     dimension = f"event:props:{chosen}"
-    rows = report.breakdown(dimension, ("visitors",), limit=PANEL_ROWS)
+    try:
+        rows = report.breakdown(dimension, ("visitors",), limit=PANEL_ROWS)
+    except QueryTimeout as exc:
+        return {"keys": keys, "chosen": chosen, "rows": (), "problem": f"{exc}: ask for fewer days"}
     return {"keys": keys, "chosen": chosen, "rows": _rows(rows, dimension, state, path, report.k)}
 
 
