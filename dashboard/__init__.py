@@ -17,7 +17,19 @@ from aggregator.clock import Clock
 from aggregator.store import Store
 from dashboard.api.keys import ApiKeys
 from dashboard.api.stats import StatsApi
-from dashboard.web import account, audit_log, links, login, overview, site_view, sites, users
+from dashboard.web import (
+    account,
+    audit_log,
+    details,
+    exports,
+    links,
+    login,
+    overview,
+    realtime,
+    site_view,
+    sites,
+    users,
+)
 from dashboard.web import keys as key_pages
 from dashboard.web.context import WebContext
 from dashboard.web.errors import handlers
@@ -71,6 +83,10 @@ def routes(
         *key_pages.routes(web),
         *audit_log.routes(web),
         *site_view.routes(web),
+        *realtime.routes(web),
+        *exports.routes(web),
+        # Last: /sites/<domain>/<panel> takes every /sites/<domain>/<name> not routed above.
+        *details.routes(web),
     ]
     return ReadSide(
         routes=[
