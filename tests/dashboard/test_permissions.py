@@ -38,6 +38,10 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/settings/keys/revoke"): "keys.own",
     ("GET", "/audit-log"): "audit_log.read",
     ("GET", "/sites/{domain}"): "traffic.read",
+    ("GET", "/sites/{domain}/realtime"): "traffic.read",
+    ("GET", "/sites/{domain}/export"): "traffic.export",
+    ("GET", "/sites/{domain}/{panel}.csv"): "traffic.export",
+    ("GET", "/sites/{domain}/{panel}"): "traffic.read",
 }
 # Routes with their own door: the Stats API (a Bearer key), probes and public assets.
 OWN_DOOR = {
@@ -76,7 +80,11 @@ def test_every_route_of_the_read_side_is_in_the_walk(hush: Harness) -> None:
 
 
 def request(hush: Harness, method: str, path: str, csrf: str = "") -> int:
-    url = path.replace("{token}", "not-a-token").replace("{domain}", "example.com")
+    url = (
+        path.replace("{token}", "not-a-token")
+        .replace("{domain}", "example.com")
+        .replace("{panel}", "pages")
+    )
     if method == "GET":
         return hush.client.get(url, follow_redirects=False).status_code
     return hush.client.post(
