@@ -142,3 +142,39 @@ def test_axe_finds_no_serious_violation(hush: ProcessServer, tab: Opener, scheme
     me.open("/logout")
     assert found == {view: [] for view in found}, json.dumps(found, indent=1)
     assert ARTIFACTS.exists()
+
+
+def test_details_sort_search_and_exports_in_the_browser(
+    hush: ProcessServer, tab: Opener, tmp_path: Path
+) -> None:
+    me = tab()
+    page = me.log_in("mo@example.com")
+    page = me.open("/sites/example.com?period=7d")
+    page.get_by_role("link", name="Details of pages").click()
+    page.wait_for_url("**/sites/example.com/pages**")
+    page.get_by_role("columnheader", name="Page views").get_by_role("link").click()
+    page.wait_for_url("**sort=pageviews**")
+    me.shoot("details-pages")
+    page.get_by_label("Search pages").fill("pricing")
+    page.get_by_label("Search pages").press("Enter")
+    page.wait_for_url("**q=pricing**")
+    assert page.get_by_role("link", name="/pricing", exact=True).count() == 1
+    with page.expect_download() as csv_download:
+        page.get_by_role("link", name="Download CSV").click()
+    saved = tmp_path / "pages.csv"
+    csv_download.value.save_as(saved)
+    assert saved.read_text(encoding="utf-8").splitlines()[1].startswith("/pricing")
+    page = me.open("/sites/example.com?period=7d")
+    with page.expect_download() as zip_download:
+        page.get_by_role("link", name="Export (ZIP)").click()
+    archive = tmp_path / "view.zip"
+    zip_download.value.save_as(archive)
+    import zipfile
+
+    with zipfile.ZipFile(archive) as opened:
+        assert {"sources-channels.csv", "pages-top.csv"} <= set(opened.namelist())
+    page = me.open("/sites/example.com/realtime")
+    assert page.get_by_role("link", name="Pause").is_visible()
+    me.shoot("realtime")
+    assert me.foreign_requests() == []
+    assert me.console_errors == []
