@@ -72,8 +72,10 @@ def add_goal(
         raise AdminError(f"a goal is an event or a page, not {kind!r}")
     target = target.strip()
     if not target or len(target) > MAX_TARGET:
-        raise AdminError(f"a goal's {'event name' if kind == 'event' else 'page path'} needs"
-                         f" 1 to {MAX_TARGET} characters")
+        raise AdminError(
+            f"a goal's {'event name' if kind == 'event' else 'page path'} needs"
+            f" 1 to {MAX_TARGET} characters"
+        )
     if kind == "page" and not target.startswith("/"):
         raise AdminError(f"a page goal's path starts with '/': {target!r}")
     name = display_name.strip() or display_name_of(kind, target)

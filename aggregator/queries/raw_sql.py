@@ -125,8 +125,7 @@ def goal_join(params: SqlParams, goals: tuple[Goal, ...]) -> str:
     if not goals:
         return " JOIN (SELECT CAST(NULL AS VARCHAR) AS goal_name WHERE false) gl ON true"
     cases = " OR ".join(
-        f"(gl.goal_name = {params.add(g.display_name)} AND {_goal_match(g, params)})"
-        for g in goals
+        f"(gl.goal_name = {params.add(g.display_name)} AND {_goal_match(g, params)})" for g in goals
     )
     names = ", ".join(f"({params.add(g.display_name)})" for g in goals)
     return f" JOIN (VALUES {names}) gl(goal_name) ON {cases}"
@@ -218,8 +217,7 @@ def raw_per_day(
     # A page's figures are its page views' (as in Plausible), unless the query picks custom
     # events by name, goal or property: then they are counted on the pages they happened on.
     picks_events = any(
-        f.dimension in ("event:name", GOAL) or f.dimension.startswith(PROPS_PREFIX)
-        for f in simple
+        f.dimension in ("event:name", GOAL) or f.dimension.startswith(PROPS_PREFIX) for f in simple
     )
     counted = (
         ["name IN ('pageview', 'engagement')"]

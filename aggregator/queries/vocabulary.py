@@ -180,7 +180,11 @@ def is_dimension(name: str) -> bool:
 
 def check(query: Query) -> None:
     for metric in query.metrics:
-        if metric not in METRICS and metric not in INTERNAL_METRICS and metric not in DERIVED_METRICS:
+        if (
+            metric not in METRICS
+            and metric not in INTERNAL_METRICS
+            and metric not in DERIVED_METRICS
+        ):
             raise QueryError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     for dimension in query.dimensions:
         if dimension not in TIME_DIMENSIONS and not is_dimension(dimension):
