@@ -105,9 +105,9 @@ def add_goal(
             },
         ).fetchone()
     assert created is not None
-    goal = find_goal(store, site_id, int(created[0]))
-    assert goal is not None
-    return goal, True
+    made = find_goal(store, site_id, int(created[0]))
+    assert made is not None
+    return made, True
 
 
 def remove_goal(store: Store, site_id: int, goal_id: int) -> Goal:

@@ -168,9 +168,10 @@ def date_range(period: str, date_param: str | None, today: date) -> tuple[date, 
         if len(parts) != 2 or not all(_DATE.fullmatch(p.strip()) for p in parts):
             raise ApiError(400, errors.CUSTOM_BAD_DATE)
         try:
-            first, last = (parse_date(part) for part in parts)
-        except ApiError:
+            first, last = (date.fromisoformat(part.strip()) for part in parts)
+        except ValueError:
             raise ApiError(400, errors.CUSTOM_BAD_DATE) from None
+        first, last = parse_date(str(first)), parse_date(str(last))  # hush's 1970 bound
         if first > last:
             raise ApiError(400, "the custom date range ends before it starts")
         return first, last

@@ -95,7 +95,7 @@ def check_metrics(query: ApiQuery, *, v1: bool) -> None:
         elif metric == "conversion_rate":
             if GOAL not in props and GOAL not in filtered:
                 raise errors.conversion_rate_needs_goal()
-        elif metric in SESSION_METRICS:
+        elif metric in SESSION_METRICS and (v1 or metric != "visits"):
             if metric == "views_per_visit" and v1:
                 if "event:page" in filtered:
                     raise errors.views_per_visit_with_page()

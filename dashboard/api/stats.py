@@ -10,6 +10,7 @@ and every query runs under a time limit.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,7 +49,7 @@ def error(status: int, message: str, headers: dict[str, str] | None = None) -> J
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
-async def answer(call: Any) -> Response:
+async def answer(call: Callable[[], Awaitable[Response]]) -> Response:
     """Run ``call`` (an awaitable's factory) and answer its refusals as ``{"error": ...}``."""
     try:
         return await call()
@@ -127,7 +128,9 @@ class StatsApi:
         series = []
         for bucket in buckets(interval, query):
             row = rows.get(bucket)
-            if row is None:
+            if row is None and query.filters and self._path.k > 1:
+                point = {"date": bucket, **dict.fromkeys(query.metrics), "suppressed": True}
+            elif row is None:
                 point = {"date": bucket, **{m: EMPTY_BUCKET.get(m) for m in query.metrics}}
             else:
                 point = {"date": bucket, **{m: _v1(m, row[m]) for m in query.metrics}}

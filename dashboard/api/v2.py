@@ -111,10 +111,10 @@ class QueryApi:
             results.append(result)
         meta: dict[str, Any] = {}
         if include.get("time_labels"):
-            time = next((d for d in dimensions if d in TIME_DIMENSIONS), None)
-            if time is None:
+            labelled = next((d for d in dimensions if d in TIME_DIMENSIONS), None)
+            if labelled is None:
                 raise ApiError(400, "include.time_labels needs a time dimension")
-            meta["time_labels"] = buckets(time, query)
+            meta["time_labels"] = buckets(labelled, query)
         if include.get("total_rows"):
             meta["total_rows"] = len(rows)
         echoed = {

@@ -32,7 +32,13 @@ def _event(name: str, path: str, **props: str) -> dict[str, Any]:
 
 
 def _engagement(path: str, seconds: int) -> dict[str, Any]:
-    return {"n": "engagement", "u": f"https://{SITE}{path}", "d": SITE, "sd": 50, "e": seconds * 1000}
+    return {
+        "n": "engagement",
+        "u": f"https://{SITE}{path}",
+        "d": SITE,
+        "sd": 50,
+        "e": seconds * 1000,
+    }
 
 
 # visitor number -> the events they send, in order (a minute apart)

@@ -47,8 +47,9 @@ def test_p7_suppressed_is_null_with_a_flag(tmp_path: Path) -> None:
     with in_process(tmp_path, HUSH_MIN_VISITORS="3") as h:
         h.store_events(page("/"), ip="203.0.113.1")
         h.store_events(page("/"), ip="203.0.113.2")
-        result = h.results("aggregate", site_id="example.com", period="day",
-                           filters="event:page==/")
+        result = h.results(
+            "aggregate", site_id="example.com", period="day", filters="event:page==/"
+        )
         assert result == {"visitors": {"value": None, "suppressed": True}}
         rows = h.results("breakdown", site_id="example.com", period="day", property="event:page")
         assert rows == [{"page": "(fewer than 3)", "visitors": None, "suppressed": True}]
