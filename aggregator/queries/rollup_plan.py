@@ -38,6 +38,9 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
         for visit in ("visit:source", "visit:channel", "visit:utm_campaign", "visit:country")
     ),
     ("visit:device", "event:page"),
+    # Versions with their names (v1's version breakdowns carry both).
+    ("visit:os", "visit:os_version"),
+    ("visit:browser", "visit:browser_version"),
     # Goals: each event once per goal it converts (the goals of the site at roll-up time).
     (GOAL,),
     (GOAL, "time:hour"),
@@ -61,12 +64,14 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
 # that adds rollups rolls up again the days whose raw events are kept; days past retention keep
 # what they have, and a query needing a rollup they lack answers 400. Bump ROLLUP_VERSION and
 # note the new rollups' version here whenever ROLLUP_SPECS grows.
-# Version 4 added the goal rollups and reads visit:referrer without "www." (as Plausible does).
+# Version 4 added the goal and version-with-name rollups, and reads visit:referrer without "www." (as Plausible does).
 ROLLUP_VERSION = 4
 _ADDED_IN = {
     **{spec: 2 for spec in ROLLUP_SPECS if "time:hour" in spec},
     ("event:page", "time:hour"): 3,
     ("event:name", "time:hour"): 3,
+    ("visit:os", "visit:os_version"): 4,
+    ("visit:browser", "visit:browser_version"): 4,
     (GOAL,): 4,
     (GOAL, "time:hour"): 4,
 }
