@@ -64,7 +64,8 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
 # that adds rollups rolls up again the days whose raw events are kept; days past retention keep
 # what they have, and a query needing a rollup they lack answers 400. Bump ROLLUP_VERSION and
 # note the new rollups' version here whenever ROLLUP_SPECS grows.
-# Version 4 added the goal and version-with-name rollups, and reads visit:referrer without "www." (as Plausible does).
+# Version 4 added the goal and version-with-name rollups, and reads visit:referrer without
+# "www." (as Plausible does).
 ROLLUP_VERSION = 4
 _ADDED_IN = {
     **{spec: 2 for spec in ROLLUP_SPECS if "time:hour" in spec},
