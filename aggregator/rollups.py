@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from aggregator.clock import Clock
+from aggregator.goals import goals_of
 from aggregator.queries import (
     BASE_COLUMNS,
     PER_DAY_COLUMNS,
@@ -62,6 +63,7 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
             "SELECT timezone FROM sites WHERE id = $site", {"site": site_id}
         ).fetchall()
         local_hours = {"tz": timezone}
+        goals = tuple(goals_of(cur, site_id))  # the rollup event:goal counts today's goals
         cur.execute(
             "CREATE OR REPLACE TEMP TABLE day_sessions AS WITH"  # noqa: S608
             + sessions_sql("site_id = $site AND day BETWEEN $raw_from AND $raw_to")
@@ -77,7 +79,9 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
             # The day's sessions are all there is: only local hours need a parameter.
             params = SqlParams(**(local_hours if "time:hour" in base else {}))
             cte = raw_per_day(
-                Query(site_id, day, day, dimensions=base), params, sessions="day_sessions"
+                Query(site_id, day, day, dimensions=base, goals=goals),
+                params,
+                sessions="day_sessions",
             )
             cur.execute(
                 f"CREATE OR REPLACE TEMP TABLE base_{n} AS WITH {cte}"  # noqa: S608
@@ -211,6 +215,24 @@ def mark_changed(cur: Any, changed: str, params: dict[str, Any] | None = None) -
         f" (SELECT (site_id, day) FROM ({changed}))",
         params,
     )
+
+
+def reroll_kept_days(store: Store, site_id: int) -> None:
+    """After the site's goals change: every day whose raw events are kept is rolled up again
+    (read raw meanwhile), so a goal added now is counted on all of them. Open days lose their
+    provisional rollup at once: it would keep answering, without the goal, until its rebuild."""
+    with store.write() as cur:
+        mark_changed(
+            cur, "SELECT site_id, day FROM rolled_days WHERE site_id = $site", {"site": site_id}
+        )
+        cur.execute(
+            "DELETE FROM rollups WHERE site_id = $site AND day IN"
+            " (SELECT day FROM rolled_days WHERE site_id = $site AND provisional)",
+            {"site": site_id},
+        )
+        cur.execute(
+            "DELETE FROM rolled_days WHERE site_id = $site AND provisional", {"site": site_id}
+        )
 
 
 def _mark_empty_days(store: Store, now: float) -> None:

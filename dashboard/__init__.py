@@ -15,8 +15,13 @@ from starlette.staticfiles import StaticFiles
 from aggregator.audit_log import Actor
 from aggregator.clock import Clock
 from aggregator.store import Store
+from dashboard.api.auth import Gate
 from dashboard.api.keys import ApiKeys
+from dashboard.api.query import QueryPath
+from dashboard.api.rate_limit import KeyRateLimiter
+from dashboard.api.sites_api import SitesApi
 from dashboard.api.stats import StatsApi
+from dashboard.api.v2 import QueryApi
 from dashboard.web import (
     account,
     audit_log,
@@ -65,14 +70,17 @@ def routes(
         client_key=client_key,
         operate=operate,
     )
-    stats = StatsApi(
-        store=store,
-        keys=keys,
-        clock=clock,
-        min_visitors=min_visitors,
-        requests_per_hour=api_rate_limit,
-        query_seconds=api_query_seconds,
+    # One gate and one query path for v1, v2 and the Sites API: one rate limit per key.
+    gate = Gate(store=store, keys=keys, limiter=KeyRateLimiter(api_rate_limit, clock))
+    path = QueryPath(
+        store=store, clock=clock, min_visitors=min_visitors, query_seconds=api_query_seconds
     )
+    stats = StatsApi(store=store, gate=gate, path=path, clock=clock)
+    api = [
+        *stats.routes(),
+        *QueryApi(gate=gate, path=path).routes(),
+        *SitesApi(store=store, gate=gate, operate=operate).routes(),
+    ]
     pages: list[BaseRoute] = [
         *overview.routes(web),
         *login.routes(web),
@@ -90,7 +98,7 @@ def routes(
     ]
     return ReadSide(
         routes=[
-            *stats.routes(),
+            *api,
             *pages,
             Mount("/static", StaticFiles(directory=STATIC), name="static"),
         ],

@@ -35,19 +35,27 @@ def is_folded(value: Any) -> bool:
 
 
 def fold_rows(
-    rows: list[dict[str, Any]], *, key: str, metrics: tuple[str, ...], k: int
+    rows: list[dict[str, Any]],
+    *,
+    key: str = "",
+    keys: tuple[str, ...] = (),
+    metrics: tuple[str, ...],
+    k: int,
 ) -> list[dict[str, Any]]:
     """Fold the rows about fewer than k people (their ``peak_visitors``) into one suppressed
-    row at the end; every row loses its ``peak_visitors``."""
+    row at the end, its group values (``key``, or each of ``keys``) the "(fewer than k)"
+    label; every row loses its ``peak_visitors``."""
+    names = keys or (key,)
     kept: list[dict[str, Any]] = []
     small: list[dict[str, Any]] = []
     for row in rows:
         people = row.pop(PEAK_VISITORS)
-        is_small = k > 1 and (people < k or is_folded(row[key]))
+        is_small = k > 1 and (people < k or any(is_folded(row[name]) for name in names))
         (small if is_small else kept).append(row)
     if not small:
         return kept
-    folded: dict[str, Any] = {key: folded_label(k), "visitors": None}
+    folded: dict[str, Any] = {name: folded_label(k) for name in names}
+    folded["visitors"] = None
     folded.update({metric: None for metric in metrics})
     folded["suppressed"] = True
     return [*kept, folded]

@@ -79,6 +79,24 @@ def _parser() -> argparse.ArgumentParser:
     for sub in (key_add, key_list, revoke):
         _data_dir(sub)
 
+    goals = commands.add_parser("goals", help="manage a site's goals").add_subparsers(
+        dest="action", required=True
+    )
+    goal_add = goals.add_parser("add", help="add a goal: a custom event name or a page pattern")
+    goal_add.add_argument("site")
+    kind = goal_add.add_mutually_exclusive_group(required=True)
+    kind.add_argument("--event", help="a custom event name, e.g. Signup")
+    kind.add_argument("--page", help="a page path pattern (* and ** globs), e.g. /blog/**")
+    goal_add.add_argument("--name", default="", help="its name (default: NAME or 'Visit PATTERN')")
+    goal_add.set_defaults(run=_add_goal)
+    goal_list = goals.add_parser("list", help="list a site's goals")
+    goal_list.add_argument("site")
+    goal_list.set_defaults(run=_admin("goals.list", "site"))
+    goal_remove = goals.add_parser("remove", help="remove a goal by its id (from goals list)")
+    goal_remove.add_argument("site")
+    goal_remove.add_argument("id")
+    goal_remove.set_defaults(run=_admin("goals.remove", "site", "id"))
+
     people = commands.add_parser("users", help="manage who may log in").add_subparsers(
         dest="action", required=True
     )
@@ -197,6 +215,13 @@ def _admin(op: str, *names: str) -> Any:
     return run
 
 
+def _add_goal(settings: Settings, args: argparse.Namespace) -> int:
+    kind, target = ("event", args.event) if args.event is not None else ("page", args.page)
+    changes = {"site": args.site, "kind": kind, "target": target, "display_name": args.name}
+    _print("goals.add", call_admin(settings, "goals.add", changes), settings)
+    return 0
+
+
 def _domains(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -294,7 +319,18 @@ def _set_site(settings: Settings, args: argparse.Namespace) -> int:
 
 def _print(op: str, result: dict[str, Any], settings: Settings) -> None:
     rows: list[tuple[str, ...]]
-    if "users" in result:
+    if "goals" in result:
+        rows = [
+            (str(g["id"]), g["display_name"], g["kind"], g["target"], g["counted_from"] or "always")
+            for g in result["goals"]
+        ]
+        _table(("id", "name", "kind", "target", "counted from"), rows, empty="no goals yet")
+    elif "goal" in result:
+        g = result["goal"]
+        verb = "removed" if op == "goals.remove" else "added" if result["created"] else "exists:"
+        since = f", counted from {g['counted_from']}" if g["counted_from"] else ""
+        print(f"{verb} goal {g['id']} {g['display_name']!r} ({g['kind']} {g['target']}{since})")
+    elif "users" in result:
         rows = [
             (
                 u["email"],

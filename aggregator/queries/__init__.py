@@ -27,8 +27,15 @@ How the numbers are made (DESIGN.md §4):
   time (a session spanning an hour boundary is a visit in both hours).
 """
 
-from aggregator.queries.engine import build_sql, realtime_visitors, run_query
-from aggregator.queries.raw_sql import SqlParams, raw_per_day, sessions_sql
+from aggregator.queries.engine import (
+    build_sql,
+    check_goals_counted,
+    goals_asked,
+    realtime_visitors,
+    run_query,
+    uses_goals,
+)
+from aggregator.queries.raw_sql import SqlParams, raw_per_day, sessions_sql, stored_value
 from aggregator.queries.rollup_plan import (
     ROLLUP_SPECS,
     ROLLUP_VERSION,
@@ -39,7 +46,12 @@ from aggregator.queries.rollup_plan import (
 from aggregator.queries.vocabulary import (
     BASE_COLUMNS,
     DAY_DIMENSIONS,
+    DERIVED_METRICS,
+    DIRECT,
+    DIRECT_DIMENSIONS,
     EVENT_DIMENSIONS,
+    GOAL,
+    GROUP_OPERATORS,
     INTEGER_METRICS,
     INTERNAL_METRICS,
     METRICS,
@@ -50,18 +62,26 @@ from aggregator.queries.vocabulary import (
     SESSION_GAP_MINUTES,
     TIME_DIMENSIONS,
     VISIT_DIMENSIONS,
+    AnyFilter,
     Filter,
+    FilterGroup,
     Query,
     QueryError,
     check,
     folded_label,
     is_dimension,
+    leaves,
 )
 
 __all__ = [
     "BASE_COLUMNS",
     "DAY_DIMENSIONS",
+    "DERIVED_METRICS",
+    "DIRECT",
+    "DIRECT_DIMENSIONS",
     "EVENT_DIMENSIONS",
+    "GOAL",
+    "GROUP_OPERATORS",
     "INTEGER_METRICS",
     "INTERNAL_METRICS",
     "METRICS",
@@ -74,19 +94,26 @@ __all__ = [
     "SESSION_GAP_MINUTES",
     "TIME_DIMENSIONS",
     "VISIT_DIMENSIONS",
+    "AnyFilter",
     "Filter",
+    "FilterGroup",
     "Query",
     "QueryError",
     "RollupPlan",
     "SqlParams",
     "build_sql",
     "check",
+    "check_goals_counted",
     "folded_label",
+    "goals_asked",
     "is_dimension",
+    "leaves",
     "plan_rollup",
     "raw_per_day",
     "realtime_visitors",
     "run_query",
     "sessions_sql",
     "spec_name",
+    "stored_value",
+    "uses_goals",
 ]

@@ -6,21 +6,30 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from aggregator.goals import Goal
 from aggregator.queries.rollup_plan import ANSWERING_DAYS
 from aggregator.queries.vocabulary import (
+    DIRECT,
+    DIRECT_DIMENSIONS,
     EVENT_DIMENSIONS,
+    GOAL,
+    NEGATED,
     PER_DAY_COLUMNS,
     PROPS_PREFIX,
     SESSION_GAP_MINUTES,
     TIME_DIMENSIONS,
     VISIT_DIMENSIONS,
+    AnyFilter,
     Filter,
+    FilterGroup,
     Query,
+    leaves,
 )
 
 _SESSION_FIRST = {  # session attribute -> the event column its first event gives it
     "s_source": "source",
-    "s_referrer": "referrer_host || referrer_path",
+    # Plausible's referrer: host and path, without "www." (the scheme is never stored)
+    "s_referrer": "regexp_replace(referrer_host, '^www[.]', '') || referrer_path",
     "s_channel": "channel",
     "s_utm_source": "utm_source",
     "s_utm_medium": "utm_medium",
@@ -56,16 +65,70 @@ def _event_column(dimension: str, params: SqlParams) -> str:
     return EVENT_DIMENSIONS[dimension]
 
 
+def stored_value(dimension: str, value: str) -> str:
+    """A filter value as stored: ``Direct / None`` is the empty source or referrer."""
+    return "" if dimension in DIRECT_DIMENSIONS and value == DIRECT else value
+
+
+def filter_sql(item: AnyFilter, params: SqlParams, goals: tuple[Goal, ...] = ()) -> str:
+    """One filter (or group of filters) as a condition on an event row of ``sessioned``."""
+    if isinstance(item, FilterGroup):
+        parts = [filter_sql(f, params, goals) for f in item.filters]
+        if item.operator == "not":
+            return f"NOT ({parts[0]})"
+        return "(" + f" {item.operator.upper()} ".join(parts) + ")"
+    if item.dimension == GOAL:
+        return _goal_condition(item, params, goals)
+    if item.dimension in VISIT_DIMENSIONS:
+        column = VISIT_DIMENSIONS[item.dimension]
+    else:
+        column = _event_column(item.dimension, params)
+    return _condition(column, item, params)
+
+
 def _condition(column: str, item: Filter, params: SqlParams) -> str:
-    values = [params.add(_glob(v) if item.operator == "matches" else v) for v in item.values]
-    if item.operator in ("contains", "not_contains"):
+    base = "is" if item.operator == "is_not" else item.operator.removeprefix("not_")
+    texts = [stored_value(item.dimension, v) for v in item.values]
+    values = [params.add(_glob(v) if base == "matches" else v) for v in texts]
+    if base == "contains":
         clause = " OR ".join(f"contains({column}, {v})" for v in values)
-    elif item.operator == "matches":
+    elif base == "matches":
         clause = " OR ".join(f"regexp_full_match({column}, {v})" for v in values)
+    elif base == "matches_regex":
+        clause = " OR ".join(f"regexp_matches({column}, {v})" for v in values)
     else:
         clause = f"{column} IN ({', '.join(values)})"
-    negated = item.operator in ("is_not", "not_contains")
-    return f"NOT ({clause})" if negated else f"({clause})"
+    return f"NOT ({clause})" if item.operator in NEGATED else f"({clause})"
+
+
+def _goal_match(goal: Goal, params: SqlParams) -> str:
+    """Whether an event row is a conversion of ``goal``."""
+    if goal.kind == "event":
+        return f"name = {params.add(goal.target)}"
+    return f"(name = 'pageview' AND regexp_full_match(path, {params.add(_glob(goal.target))}))"
+
+
+def _goal_condition(item: Filter, params: SqlParams, goals: tuple[Goal, ...]) -> str:
+    """``event:goal`` filters pick the events that are conversions of the goals named (``is``),
+    or of the goals whose name contains a value (``contains``)."""
+    if item.operator in ("contains", "not_contains"):
+        chosen = [g for g in goals if any(v in g.display_name for v in item.values)]
+    else:
+        chosen = [g for g in goals if g.display_name in item.values]
+    clause = " OR ".join(_goal_match(g, params) for g in chosen) or "false"
+    return f"NOT ({clause})" if item.operator in NEGATED else f"({clause})"
+
+
+def goal_join(params: SqlParams, goals: tuple[Goal, ...]) -> str:
+    """A join giving each event one row per goal it converts (``goal_name``): an event can
+    match several page goals."""
+    if not goals:
+        return " JOIN (SELECT CAST(NULL AS VARCHAR) AS goal_name WHERE false) gl ON true"
+    cases = " OR ".join(
+        f"(gl.goal_name = {params.add(g.display_name)} AND {_goal_match(g, params)})" for g in goals
+    )
+    names = ", ".join(f"({params.add(g.display_name)})" for g in goals)
+    return f" JOIN (VALUES {names}) gl(goal_name) ON {cases}"
 
 
 def _glob(pattern: str) -> str:
@@ -143,33 +206,36 @@ def raw_per_day(
     ``g0, g1, ...`` for the query's dimensions and the ``BASE_COLUMNS``. ``sessions`` names a
     table that already holds ``sessioned`` rows (rollups compute them once per day); the
     ``per_session`` CTE before it keeps the session attributes named in ``carry``."""
-    used = set(query.dimensions) | {f.dimension for f in query.filters}
+    simple = leaves(query.filters)
+    used = set(query.dimensions) | {f.dimension for f in simple}
+    goals = query.goals or ()
     raw_where = ["site_id = $site", "day BETWEEN $raw_from AND $raw_to"]
     if skip_rolled:
         raw_where.append(f"day NOT IN ({ANSWERING_DAYS})")
     if query.since is not None:
         raw_where.append(f"ts >= {params.add(query.since)}")
-    # A page is a page view's page (as in Plausible): custom events do not make page rows.
-    counted = ["name IN ('pageview', 'engagement')"] if used & _PAGE_PROPERTIES else []
-    event_filters = [
-        _condition(_event_column(f.dimension, params), f, params)
-        for f in query.filters
-        if not f.dimension.startswith("visit:")
-    ]
-    visit_filters = [
-        _condition(VISIT_DIMENSIONS[f.dimension], f, params)
-        for f in query.filters
-        if f.dimension.startswith("visit:")
-    ]
+    # A page's figures are its page views' (as in Plausible), unless the query picks custom
+    # events by name, goal or property: then they are counted on the pages they happened on.
+    picks_events = any(
+        f.dimension in ("event:name", GOAL) or f.dimension.startswith(PROPS_PREFIX) for f in simple
+    )
+    counted = (
+        ["name IN ('pageview', 'engagement')"]
+        if used & _PAGE_PROPERTIES and not picks_events and GOAL not in query.dimensions
+        else []
+    )
+    conditions = [filter_sql(f, params, goals) for f in query.filters]
     if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
-        visit_filters.append("s_entry_page IS NOT NULL")  # sessions without a page view
-    keep = " AND ".join([*visit_filters, *counted, *event_filters]) or "true"
+        conditions.append("s_entry_page IS NOT NULL")  # sessions without a page view
+    keep = " AND ".join([*counted, *conditions]) or "true"
     groups = []
     for dimension in query.dimensions:
         if dimension in TIME_DIMENSIONS:
             groups.append(TIME_DIMENSIONS[dimension])
         elif dimension in VISIT_DIMENSIONS:
             groups.append(VISIT_DIMENSIONS[dimension])
+        elif dimension == GOAL:
+            groups.append("goal_name")
         else:
             groups.append(_event_column(dimension, params))
     aliases = [f"g{i}" for i in range(len(groups))]
@@ -180,16 +246,17 @@ def raw_per_day(
     day_keys = ", ".join(["day", *aliases])
     needed = {
         VISIT_DIMENSIONS[d]
-        for d in [*query.dimensions, *(f.dimension for f in query.filters)]
+        for d in [*query.dimensions, *(f.dimension for f in simple)]
         if d in VISIT_DIMENSIONS
     }
     if {"visit:entry_page", "visit:exit_page"} & set(query.dimensions):
         needed.add("s_entry_page")
     prefix = "" if sessions else sessions_sql(" AND ".join(raw_where), needed) + ","
     carried = "".join(f", any_value({column}) AS {column}" for column in carry)
+    joined = goal_join(params, goals) if GOAL in query.dimensions else ""
     return f"""{prefix}
 fe AS (
-    SELECT * FROM {sessions or "sessioned"} WHERE {keep}
+    SELECT * FROM {sessions or "sessioned"}{joined} WHERE {keep}
 ),
 per_page AS (
     -- Engagement is per page of a visit: its deepest scroll, and its engaged time summed over

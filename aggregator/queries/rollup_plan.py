@@ -6,7 +6,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from aggregator.queries.vocabulary import DAY_DIMENSIONS, VISIT_DIMENSIONS, Query, QueryError
+from aggregator.queries.vocabulary import (
+    DAY_DIMENSIONS,
+    GOAL,
+    VISIT_DIMENSIONS,
+    Filter,
+    Query,
+    QueryError,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +38,12 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
         for visit in ("visit:source", "visit:channel", "visit:utm_campaign", "visit:country")
     ),
     ("visit:device", "event:page"),
+    # Versions with their names (v1's version breakdowns carry both).
+    ("visit:os", "visit:os_version"),
+    ("visit:browser", "visit:browser_version"),
+    # Goals: each event once per goal it converts (the goals of the site at roll-up time).
+    (GOAL,),
+    (GOAL, "time:hour"),
     # A day's graph by the hour (local hours of the site's time zone), whole, for a page or a
     # goal, and by visit source, channel, campaign, country and device.
     ("time:hour",),
@@ -51,11 +64,17 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
 # that adds rollups rolls up again the days whose raw events are kept; days past retention keep
 # what they have, and a query needing a rollup they lack answers 400. Bump ROLLUP_VERSION and
 # note the new rollups' version here whenever ROLLUP_SPECS grows.
-ROLLUP_VERSION = 3
+# Version 4 added the goal and version-with-name rollups, and reads visit:referrer without
+# "www." (as Plausible does).
+ROLLUP_VERSION = 4
 _ADDED_IN = {
     **{spec: 2 for spec in ROLLUP_SPECS if "time:hour" in spec},
     ("event:page", "time:hour"): 3,
     ("event:name", "time:hour"): 3,
+    ("visit:os", "visit:os_version"): 4,
+    ("visit:browser", "visit:browser_version"): 4,
+    (GOAL,): 4,
+    (GOAL, "time:hour"): 4,
 }
 
 
@@ -92,14 +111,19 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     first = next(row[0] for row in rows if row[1] is None)
     if not rolled_days:
         return None
+    simple = all(isinstance(f, Filter) for f in query.filters)
     wanted = {d for d in query.dimensions if d not in DAY_DIMENSIONS}
-    wanted |= {f.dimension for f in query.filters}
+    wanted |= {f.dimension for f in query.filters if isinstance(f, Filter)}
     spec = next((s for s in ROLLUP_SPECS if set(s) == wanted and len(s) == len(wanted)), None)
     version = _ADDED_IN.get(spec, 1) if spec is not None else ROLLUP_VERSION
     exact = (
         spec is not None
+        and simple
         and query.since is None
-        and all(f.operator == "is" and len(f.values) == 1 for f in query.filters)
+        and all(
+            isinstance(f, Filter) and f.operator == "is" and len(f.values) == 1
+            for f in query.filters
+        )
         # Days past retention rolled up before this rollup existed cannot answer it.
         and all(v >= version for _, purged, _, v in rolled_days if purged)
     )

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from aggregator.goals import Goal
+
 TIME_DIMENSIONS = {
     # Minutes are for the realtime view's last 30 minutes: raw events only, no rollup holds them.
     "time:minute": "date_trunc('minute', timezone($tz, timezone('UTC', ts)))",
@@ -24,6 +26,11 @@ EVENT_DIMENSIONS = {
     "event:name": "name",
 }
 PROPS_PREFIX = "event:props:"
+# A site's goals (aggregator/goals.py): an event is a conversion of each goal it matches.
+GOAL = "event:goal"
+# How Plausible names the visits without a source or referrer; stored as ''.
+DIRECT = "Direct / None"
+DIRECT_DIMENSIONS = frozenset({"visit:source", "visit:referrer"})
 
 # Visit properties: attributes of the session, taken from its first event (or page views).
 VISIT_DIMENSIONS = {
@@ -84,6 +91,9 @@ METRICS = {
     "scroll_depth": "round(sum(sd_sum) / nullif(sum(sd_n), 0))",
     "time_on_page": "round(sum(em_sum) / nullif(sum(em_n), 0) / 1000)",
 }
+# Metrics computed from two queries (aggregator/queries/engine.py): conversions over the
+# visitors of the same filtered set without the goal filter, in % with 2 decimals.
+DERIVED_METRICS = frozenset({"conversion_rate"})
 # The privacy threshold's count (P7 counts people): the largest number of distinct visitor ids
 # of one local day in the group. Ids change daily, so summed visitors count visitor-days and
 # one person on three days would add up to 3; no day's count can hold a person twice.
@@ -99,7 +109,20 @@ def folded_label(k: int) -> str:
     return f"(fewer than {k})"
 
 
-OPERATORS = ("is", "is_not", "contains", "not_contains", "matches")
+# ``matches``/``not_matches``: Plausible's globs (``*`` and ``**``); ``matches_regex``: a regular
+# expression (Plausible v2's ``matches``).
+OPERATORS = (
+    "is",
+    "is_not",
+    "contains",
+    "not_contains",
+    "matches",
+    "not_matches",
+    "matches_regex",
+    "not_matches_regex",
+)
+NEGATED = frozenset({"is_not", "not_contains", "not_matches", "not_matches_regex"})
+GROUP_OPERATORS = ("and", "or", "not")
 SESSION_GAP_MINUTES = 30
 
 
@@ -109,9 +132,28 @@ class QueryError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    operator: str  # is | is_not | contains | not_contains | matches (a glob: * and **)
+    operator: str  # one of OPERATORS
     dimension: str
     values: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class FilterGroup:
+    """Filters combined: ``and`` / ``or`` of its filters, or ``not`` of its one filter."""
+
+    operator: str  # and | or | not
+    filters: tuple[Filter | FilterGroup, ...]
+
+
+AnyFilter = Filter | FilterGroup
+
+
+def leaves(filters: tuple[AnyFilter, ...]) -> list[Filter]:
+    """Every simple filter, inside groups too."""
+    found: list[Filter] = []
+    for item in filters:
+        found.extend(leaves(item.filters) if isinstance(item, FilterGroup) else [item])
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,16 +163,18 @@ class Query:
     date_to: date
     metrics: tuple[str, ...] = ("visitors",)
     dimensions: tuple[str, ...] = ()
-    filters: tuple[Filter, ...] = ()
+    filters: tuple[AnyFilter, ...] = ()
     limit: int | None = None
     offset: int = 0
     timezone: str = "UTC"  # for time:hour
     since: datetime | None = None  # only events at or after this UTC time (realtime)
+    goals: tuple[Goal, ...] | None = None  # the site's goals; None: run_query reads them
 
 
 def is_dimension(name: str) -> bool:
     return (
         name in EVENT_DIMENSIONS
+        or name == GOAL
         or name in VISIT_DIMENSIONS
         or (name.startswith(PROPS_PREFIX) and len(name) > len(PROPS_PREFIX))
     )
@@ -138,12 +182,21 @@ def is_dimension(name: str) -> bool:
 
 def check(query: Query) -> None:
     for metric in query.metrics:
-        if metric not in METRICS and metric not in INTERNAL_METRICS:
+        if (
+            metric not in METRICS
+            and metric not in INTERNAL_METRICS
+            and metric not in DERIVED_METRICS
+        ):
             raise QueryError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     for dimension in query.dimensions:
         if dimension not in TIME_DIMENSIONS and not is_dimension(dimension):
             raise QueryError(f"unknown property {dimension!r}")
-    for item in query.filters:
+    for group in _groups(query.filters):
+        if group.operator not in GROUP_OPERATORS:
+            raise QueryError(f"unknown filter group {group.operator!r}")
+        if not group.filters or (group.operator == "not" and len(group.filters) != 1):
+            raise QueryError(f"a {group.operator!r} group needs filters (not: exactly one)")
+    for item in leaves(query.filters):
         if not is_dimension(item.dimension):
             raise QueryError(f"cannot filter by {item.dimension!r}")
         if item.operator not in OPERATORS:
@@ -152,3 +205,11 @@ def check(query: Query) -> None:
             raise QueryError(f"the filter on {item.dimension} has no value")
     if query.date_from > query.date_to:
         raise QueryError("the date range ends before it starts")
+
+
+def _groups(filters: tuple[AnyFilter, ...]) -> list[FilterGroup]:
+    found: list[FilterGroup] = []
+    for item in filters:
+        if isinstance(item, FilterGroup):
+            found.extend([item, *_groups(item.filters)])
+    return found

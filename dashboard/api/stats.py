@@ -1,175 +1,159 @@
 """Stats API v1, as Plausible documents it: ``/api/v1/stats/{aggregate,timeseries,breakdown}``
-and ``/api/v1/stats/realtime/visitors``.
+and ``/api/v1/stats/realtime/visitors``, and ``/api/health``.
 
-Each endpoint translates its query parameters into one ``aggregator.queries.Query`` and shapes
-the rows the way Plausible's v1 answers, so existing Plausible clients work unchanged. Every
-request passes three steps before its query runs: authentication (``_authorise``), the key's
-rate limit, and the one parameter check (``dashboard.api.params``); every query runs under a
-time limit, and every answer passes the privacy threshold (``dashboard.threshold``, P7).
+v1 is a thin translation: ``params.read_params`` turns a request into the v2-shaped
+``ApiQuery``, the one query path (``dashboard.api.query``, shared with ``/api/v2/query``) runs
+it with the privacy threshold (P7), and this module only shapes the rows as v1 answers them.
+Every request passes authentication and the key's rate limit (``dashboard.api.auth``) first,
+and every query runs under a time limit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from aggregator.api_keys import hash_key
 from aggregator.clock import Clock
-from aggregator.queries import (
-    PEAK_VISITORS,
-    Query,
-    QueryError,
-    realtime_visitors,
-    run_query,
-)
-from aggregator.sites import Site, find_site
+from aggregator.queries import GOAL, QueryError, realtime_visitors
+from aggregator.sites import Site
 from aggregator.store import QueryTimeout, Store
-from dashboard.api.keys import ApiKeys
-from dashboard.api.params import REALTIME_MINUTES, ApiError, StatsParams, read_params
-from dashboard.api.rate_limit import KeyRateLimiter
-from dashboard.threshold import fold_rows, suppress
+from dashboard.api.auth import Gate
+from dashboard.api.errors import ApiError
+from dashboard.api.params import VERSION_OF, V1Request, count_buckets, read_params
+from dashboard.api.query import ApiQuery, QueryPath, check_metrics, check_properties
 
 REALTIME_VISITORS_MINUTES = 5
+# Plausible's empty timeseries bucket: counts and rates 0, durations null.
+EMPTY_BUCKET: dict[str, Any] = {
+    "visitors": 0,
+    "visits": 0,
+    "pageviews": 0,
+    "events": 0,
+    "bounce_rate": 0,
+    "views_per_visit": 0.0,
+    "conversion_rate": 0.0,
+    "visit_duration": None,
+    "time_on_page": None,
+    "scroll_depth": None,
+}
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status, headers=headers)
 
 
+async def answer(call: Callable[[], Awaitable[Response]]) -> Response:
+    """Run ``call`` (an awaitable's factory) and answer its refusals as ``{"error": ...}``."""
+    try:
+        return await call()
+    except ApiError as exc:
+        return error(exc.status, exc.message, exc.headers)
+    except QueryError as exc:
+        return error(400, str(exc))
+    except QueryTimeout as exc:
+        return error(503, f"{exc}; ask for a shorter range, fewer filters or a rolled-up property")
+
+
 class StatsApi:
-    def __init__(
-        self,
-        *,
-        store: Store,
-        keys: ApiKeys,
-        clock: Clock,
-        min_visitors: int,
-        requests_per_hour: int = 600,
-        query_seconds: float = 10.0,
-    ) -> None:
+    def __init__(self, *, store: Store, gate: Gate, path: QueryPath, clock: Clock) -> None:
         self._store = store
-        self._keys = keys
+        self._gate = gate
+        self._path = path
         self._clock = clock
-        self._k = min_visitors
-        self._limiter = KeyRateLimiter(requests_per_hour, clock)
-        self._query_seconds = query_seconds or None
 
     def routes(self) -> list[Route]:
         return [
+            Route("/api/health", self._health),
             Route("/api/v1/stats/aggregate", self._endpoint(self._aggregate)),
             Route("/api/v1/stats/timeseries", self._endpoint(self._timeseries)),
             Route("/api/v1/stats/breakdown", self._endpoint(self._breakdown)),
             Route("/api/v1/stats/realtime/visitors", self._endpoint(self._realtime, bare=True)),
         ]
 
+    async def _health(self, _request: Request) -> Response:
+        """Plausible's health check (its clients call it to test their configuration)."""
+        return JSONResponse({"clickhouse": "ok", "postgres": "ok", "sites_cache": "ok"})
+
     def _endpoint(self, handler: Any, *, bare: bool = False) -> Any:
         async def endpoint(request: Request) -> Response:
-            try:
-                site = await self._authorise(request)
-                self._rate_limit(request)
+            async def call() -> Response:
+                grant = await self._gate.grant(request)
+                site = await self._gate.site(grant, request.query_params.get("site_id"))
+                self._gate.count(request)
                 result = await run_in_threadpool(handler, site, request.query_params)
-            except ApiError as exc:
-                return error(exc.status, exc.message, exc.headers)
-            except QueryError as exc:
-                return error(400, str(exc))
-            except QueryTimeout as exc:
-                return error(
-                    503, f"{exc}; ask for a shorter range, fewer filters or a rolled-up property"
-                )
-            return JSONResponse(result if bare else {"results": result})
+                return JSONResponse(result if bare else {"results": result})
+
+            return await answer(call)
 
         return endpoint
 
-    async def _authorise(self, request: Request) -> Site:
-        token = _bearer(request)
-        if not token:
-            raise ApiError(401, "Missing API key. Please use a valid API key as a Bearer Token.")
-        grant = await run_in_threadpool(self._keys.grant, token)
-        if grant is None:
-            raise ApiError(401, "Invalid API key or site ID. Please check your credentials.")
-        site_id = request.query_params.get("site_id")
-        if not site_id:
-            raise ApiError(400, "Missing site ID. Please provide the required site_id parameter.")
-        site = await run_in_threadpool(find_site, self._store, site_id)
-        if site is None or (grant.site_ids is not None and site.id not in grant.site_ids):
-            # the same answer for a site that is not the key's as for one that does not exist
-            raise ApiError(401, "Invalid API key or site ID. Please check your credentials.")
-        return site
-
-    def _rate_limit(self, request: Request) -> None:
-        """After authentication: count the request against its key's hourly limit."""
-        wait = self._limiter.retry_after(hash_key(_bearer(request)))
-        if wait is not None:
-            raise ApiError(
-                429,
-                "Too many API requests. Your API key is limited to"
-                f" {self._limiter.per_hour} requests per hour; retry in {wait} s.",
-                headers={"Retry-After": str(wait)},
-            )
-
     # -- endpoints -------------------------------------------------------------------------
 
+    def _read(self, site: Site, params: Any, endpoint: str) -> V1Request:
+        asked = read_params(params, endpoint=endpoint, today=self._path.today(site))
+        check_properties(asked.query)
+        self._path.check_goals(site, asked.query)
+        check_metrics(asked.query, v1=True)
+        return asked
+
     def _aggregate(self, site: Site, params: Any) -> dict[str, Any]:
-        asked = self._params(site, params, "aggregate")
-        base = self._query(site, asked)
-        current = self._run(site, base)[0]
-        results: dict[str, Any] = {metric: {"value": current[metric]} for metric in asked.metrics}
-        hidden = self._hidden(base, current, asked.metrics)
+        asked = self._read(site, params, "aggregate")
+        query = asked.query
+        current = self._path.run(site, query)[0]
+        results: dict[str, Any] = {m: {"value": _v1(m, current[m])} for m in query.metrics}
         if asked.compared is not None:
             first, last = asked.compared
-            previous = self._run(site, replace(base, date_from=first, date_to=last))[0]
-            hidden_before = self._hidden(base, previous, asked.metrics)
-            for metric in asked.metrics:
-                before, now = previous[metric], current[metric]
-                results[metric]["change"] = (
-                    None if hidden or hidden_before else _change(metric, before, now)
-                )
-        for metric in asked.metrics:
-            results[metric]["value"] = current[metric]
-            if hidden:
+            previous = self._path.run(site, replace(query, date_from=first, date_to=last))[0]
+            hidden = current.get("suppressed") or previous.get("suppressed")
+            for metric in query.metrics:
+                before, now = _v1(metric, previous[metric]), _v1(metric, current[metric])
+                results[metric]["change"] = None if hidden else _change(metric, before, now)
+                results[metric]["comparison_value"] = before
+        if current.get("suppressed"):
+            for metric in query.metrics:
                 results[metric]["suppressed"] = True
         return results
 
     def _timeseries(self, site: Site, params: Any) -> list[dict[str, Any]]:
-        asked = self._params(site, params, "timeseries")
-        interval = asked.interval
-        query = self._query(site, asked, dimensions=(interval,))
-        rows = {_bucket(row[interval]): row for row in self._run(site, query)}
+        asked = self._read(site, params, "timeseries")
+        interval, query = asked.interval, asked.query
+        rows = {_bucket(row[interval]): row for row in self._path.run(site, query)}
         series = []
-        for bucket in _buckets(interval, query):
-            row = rows.get(bucket) or {m: _empty(m) for m in query.metrics}
-            point: dict[str, Any] = {"date": bucket, **{m: row[m] for m in asked.metrics}}
-            if self._hidden(query, point, asked.metrics, people=row[PEAK_VISITORS]):
-                point["suppressed"] = True
+        for bucket in buckets(interval, query):
+            row = rows.get(bucket)
+            if row is None and query.filters and self._path.k > 1:
+                point = {"date": bucket, **dict.fromkeys(query.metrics), "suppressed": True}
+            elif row is None:
+                point = {"date": bucket, **{m: EMPTY_BUCKET.get(m) for m in query.metrics}}
+            else:
+                point = {"date": bucket, **{m: _v1(m, row[m]) for m in query.metrics}}
+                if row.get("suppressed"):
+                    point["suppressed"] = True
             series.append(point)
         return series
 
     def _breakdown(self, site: Site, params: Any) -> list[dict[str, Any]]:
-        asked = self._params(site, params, "breakdown")
+        asked = self._read(site, params, "breakdown")
         prop = asked.prop
         assert prop is not None
-        metrics = asked.metrics
-        query = self._query(site, asked, dimensions=(prop,))
-        key = prop.rsplit(":", 1)[-1]
+        query = asked.query
+        names = {prop: _row_key(prop)}
+        if prop in VERSION_OF:
+            names[VERSION_OF[prop]] = _row_key(VERSION_OF[prop])
         rows = []
-        for row in self._run(site, query):
-            value = row[prop]
-            if prop == "visit:source" and value == "":
-                value = "Direct / None"
-            rows.append({key: value, **{m: row[m] for m in query.metrics}})
-        rows = fold_rows(rows, key=key, metrics=metrics, k=self._k)
-        shown = rows[(asked.page - 1) * asked.limit : asked.page * asked.limit]
-        if "visitors" not in metrics:
-            for row in shown:
-                row.pop("visitors", None)
-        return shown
+        for row in self._path.run(site, query):
+            shaped = {
+                names.get(k, k): (_v1(k, v) if k in query.metrics else v) for k, v in row.items()
+            }
+            rows.append(shaped)
+        return rows[(asked.page - 1) * asked.limit : asked.page * asked.limit]
 
     def _realtime(self, site: Site, _params: Any) -> int:
         since = datetime.fromtimestamp(self._clock.now(), UTC).replace(tzinfo=None)
@@ -177,72 +161,20 @@ class StatsApi:
             self._store,
             site.id,
             since - timedelta(minutes=REALTIME_VISITORS_MINUTES),
-            timeout=self._query_seconds,
-        )
-
-    # -- parameters ------------------------------------------------------------------------
-
-    def _today(self, site: Site) -> date:
-        return datetime.fromtimestamp(self._clock.now(), ZoneInfo(site.timezone)).date()
-
-    def _params(self, site: Site, params: Any, endpoint: str) -> StatsParams:
-        return read_params(params, endpoint=endpoint, today=self._today(site))
-
-    def _hidden(
-        self,
-        query: Query,
-        values: dict[str, Any],
-        metrics: tuple[str, ...],
-        *,
-        people: int | None = None,
-    ) -> bool:
-        """Whether a filtered figure is about fewer than k people (and blank it if so)."""
-        if not query.filters:
-            return False
-        count = values[PEAK_VISITORS] if people is None else people
-        return suppress(values, people=count, metrics=metrics, k=self._k)
-
-    def _run(self, site: Site, query: Query) -> list[dict[str, Any]]:
-        """The query up to the site's today, under the time limit: later days hold no events,
-        and leaving them out spares planning a search of their raw events (a month or 12mo
-        period ends in the future). Empty buckets and the compared period still follow the
-        asked range."""
-        today = self._today(site)
-        if query.date_from <= today < query.date_to:
-            query = replace(query, date_to=today)
-        return run_query(self._store, query, timeout=self._query_seconds)
-
-    def _query(self, site: Site, asked: StatsParams, *, dimensions: tuple[str, ...] = ()) -> Query:
-        since = None
-        if asked.period == "realtime":
-            now = datetime.fromtimestamp(self._clock.now(), UTC).replace(tzinfo=None)
-            since = now - timedelta(minutes=REALTIME_MINUTES)
-        return Query(
-            site.id,
-            asked.date_from,
-            asked.date_to,
-            _with_people(asked.metrics),
-            dimensions,
-            asked.filters,
-            timezone=site.timezone,
-            since=since,
+            timeout=self._path.seconds,
         )
 
 
-def _bearer(request: Request) -> str:
-    """The request's Bearer token, or "" when it has none."""
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    return token.strip() if scheme.lower() == "bearer" else ""
+def _row_key(prop: str) -> str:
+    """A breakdown row's key: the property's last part (``goal`` for ``event:goal``)."""
+    return "goal" if prop == GOAL else prop.rsplit(":", 1)[-1]
 
 
-def _with_people(metrics: tuple[str, ...]) -> tuple[str, ...]:
-    """The threshold needs visitors and their largest daily count even when not asked for."""
-    extra = tuple(m for m in ("visitors", PEAK_VISITORS) if m not in metrics)
-    return (*metrics, *extra)
-
-
-def _empty(metric: str) -> int | None:
-    return 0 if metric in ("visitors", "visits", "pageviews", "events", PEAK_VISITORS) else None
+def _v1(metric: str, value: Any) -> Any:
+    """v1 gives conversion rates with one decimal (v2: two)."""
+    if metric == "conversion_rate" and value is not None:
+        return round(value, 1)
+    return value
 
 
 def _bucket(value: Any) -> str | None:
@@ -253,8 +185,8 @@ def _bucket(value: Any) -> str | None:
     return str(value.isoformat())
 
 
-def _buckets(interval: str, query: Query) -> list[str]:
-    """Every bucket of the range, so empty ones show as 0 (as Plausible's timeseries does);
+def buckets(interval: str, query: ApiQuery) -> list[str]:
+    """Every bucket of the range, so empty ones show (as Plausible's timeseries does);
     ``params.count_buckets`` bounds how many there are before any query runs."""
     out: list[str] = []
     for n in range((query.date_to - query.date_from).days + 1):
@@ -269,14 +201,15 @@ def _buckets(interval: str, query: Query) -> list[str]:
                 out.append(monday.isoformat())
         elif not out or out[-1] != day.replace(day=1).isoformat():
             out.append(day.replace(day=1).isoformat())
+    assert len(out) == count_buckets(interval, query.date_from, query.date_to)
     return out
 
 
 def _change(metric: str, before: float | None, now: float | None) -> float | None:
     if before is None or now is None:
         return None
-    if metric == "bounce_rate":
-        return round(now - before)  # percentage points, as Plausible reports it
+    if metric in ("bounce_rate", "conversion_rate"):
+        return round(now - before, 1) if metric == "conversion_rate" else round(now - before)
     if not before:
         return 100 if now else 0
     return round((now - before) / before * 100)

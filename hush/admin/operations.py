@@ -14,11 +14,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aggregator import api_keys, audit_log, one_time_links, sites, users
+from aggregator import api_keys, audit_log, goals, one_time_links, sites, users
 from aggregator.audit_log import CLI, Actor
 from aggregator.errors import AdminError
 from aggregator.retention import purge_raw
-from aggregator.rollups import roll_up_pending
+from aggregator.rollups import reroll_kept_days, roll_up_pending
 from aggregator.store import Store
 from collector.clock import Clock
 from demo import generate_demo
@@ -57,6 +57,8 @@ def run_admin(
         return _users(context, op, args, audit)
     if group == "keys":
         return _keys(context, op, args, audit)
+    if group == "goals":
+        return _goals(context, op, args, audit)
     match op:
         case "audit.database":
             today = datetime.fromtimestamp(now, UTC).date()
@@ -116,6 +118,10 @@ def _sites(context: AdminContext, op: str, args: dict[str, Any], audit: Any) -> 
             }
             audit("site.update", site.domain, changes=changes)
         case "sites.remove":
+            found = sites.find_site(store, sites.normalise_domain(domain))
+            if found is not None:
+                with store.write() as cur:
+                    goals.remove_site_goals(cur, found.id)
             site = sites.remove_site(store, domain)
             audit("site.remove", site.domain)
         case _:
@@ -207,6 +213,55 @@ def _keys(context: AdminContext, op: str, args: dict[str, Any], audit: Any) -> d
             audit("key.revoke", record.name, changes={"owner": [record.user, record.user]})
             return {"key": asdict(record)}
     raise AdminError(f"unknown operation {op!r}")
+
+
+def _goals(context: AdminContext, op: str, args: dict[str, Any], audit: Any) -> dict[str, Any]:
+    """A site's goals (DESIGN §4). A change re-rolls the days whose raw events are kept, so
+    the rollups count the goals as they are now."""
+    store = context.store
+    domain = _text(args, "site")
+    site = sites.find_site(store, sites.normalise_domain(domain))
+    if site is None:
+        raise AdminError(f"{domain} is not a site")
+    match op:
+        case "goals.list":
+            return {"goals": [_goal(g) for g in goals.list_goals(store, site.id)]}
+        case "goals.add":
+            goal, created = goals.add_goal(
+                store,
+                site.id,
+                kind=_text(args, "kind"),
+                target=_text(args, "target"),
+                display_name=str(args.get("display_name") or ""),
+                now=context.clock.now(),
+            )
+            if created:
+                reroll_kept_days(store, site.id)
+                audit(
+                    "goal.create",
+                    f"{site.domain}: {goal.display_name}",
+                    changes={"kind": [None, goal.kind], "target": [None, goal.target]},
+                )
+            return {"goal": _goal(goal), "created": created}
+        case "goals.remove":
+            which = args.get("id")
+            if not str(which or "").isdigit():
+                raise AdminError("id is required: the goal's number (hush goals list SITE)")
+            goal = goals.remove_goal(store, site.id, int(str(which)))
+            reroll_kept_days(store, site.id)
+            audit(
+                "goal.remove",
+                f"{site.domain}: {goal.display_name}",
+                changes={"kind": [goal.kind, None], "target": [goal.target, None]},
+            )
+            return {"goal": _goal(goal)}
+    raise AdminError(f"unknown operation {op!r}")
+
+
+def _goal(goal: goals.Goal) -> dict[str, Any]:
+    record = asdict(goal)
+    record["counted_from"] = str(goal.counted_from) if goal.counted_from else None
+    return record
 
 
 def _owner(store: Store, email: Any) -> users.User | None:

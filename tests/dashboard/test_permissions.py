@@ -43,8 +43,15 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/sites/{domain}/{panel}.csv"): "traffic.export",
     ("GET", "/sites/{domain}/{panel}"): "traffic.read",
 }
-# Routes with their own door: the Stats API (a Bearer key), probes and public assets.
+# Routes with their own door: the Stats and Sites APIs (a Bearer key; the Sites API only an
+# admin's, tests/dashboard/conformance), probes and public assets.
 OWN_DOOR = {
+    "/api/health",
+    "/api/v2/query",
+    "/api/v1/sites",
+    "/api/v1/sites/goals",
+    "/api/v1/sites/goals/{goal_id}",
+    "/api/v1/sites/{site_id}",
     "/api/v1/stats/aggregate",
     "/api/v1/stats/timeseries",
     "/api/v1/stats/breakdown",

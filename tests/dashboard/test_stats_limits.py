@@ -70,7 +70,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Harness]:
             id="range before 1970",
         ),
         pytest.param(
-            "aggregate", {"period": "day", "date": "10000-01-01"}, "YYYY-MM-DD", id="year 10000"
+            "aggregate", {"period": "day", "date": "10000-01-01"}, "ISO-8601", id="year 10000"
         ),
         pytest.param(
             "aggregate",
