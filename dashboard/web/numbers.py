@@ -15,6 +15,9 @@ METRIC_NAMES = {
     "visit_duration": "Visit duration",
     "time_on_page": "Time on page",
     "scroll_depth": "Scroll depth",
+    "conversions": "Unique conversions",
+    "total_conversions": "Total conversions",
+    "conversion_rate": "Conversion rate",
 }
 DEFINITIONS = {
     "visitors": "Distinct visitors per day, summed over the days: hush keeps no id past"
@@ -27,9 +30,13 @@ DEFINITIONS = {
     "visit_duration": "Average time from a visit's first event to its last.",
     "time_on_page": "Average time a page was visible and in use.",
     "scroll_depth": "Average deepest scroll on a page, in percent.",
+    "conversions": "Visitors who completed the goal (per day, summed: visitor-days).",
+    "total_conversions": "Times the goal was completed.",
+    "conversion_rate": "Unique conversions as a share of the visitors of the same filters"
+    " without the goal.",
 }
 LOWER_IS_BETTER = frozenset({"bounce_rate"})
-PERCENT_POINTS = frozenset({"bounce_rate", "scroll_depth"})
+PERCENT_POINTS = frozenset({"bounce_rate", "scroll_depth", "conversion_rate"})
 
 
 def shown(metric: str, value: Any) -> str:
@@ -37,6 +44,8 @@ def shown(metric: str, value: Any) -> str:
         return "–"
     if metric in ("bounce_rate", "scroll_depth"):
         return f"{value:.0f}%"
+    if metric == "conversion_rate":
+        return f"{value:.1f}%"
     if metric in ("visit_duration", "time_on_page"):
         return duration(float(value))
     if metric == "views_per_visit":

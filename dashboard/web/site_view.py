@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
+from aggregator.goals import list_goals
 from aggregator.queries import QueryError
 from aggregator.queries.live_check import has_events, last_event, recent_outcomes
 from aggregator.queries.prop_keys import first_day, prop_keys
@@ -42,6 +43,9 @@ from dashboard.web.view_state import (
 
 BASE_CARDS = ("visitors", "visits", "pageviews", "views_per_visit", "bounce_rate", "visit_duration")
 PAGE_CARDS = ("time_on_page", "scroll_depth")
+# Filtered by a goal, visitors are the goal's unique conversions and events its total ones.
+GOAL_CARDS = ("visitors", "events", "conversion_rate")
+GOAL_NAMES = {"visitors": "conversions", "events": "total_conversions"}
 PANEL_ROWS = 10
 QUERY_THREADS = 4
 # What each drop reason means for a site owner, and what to do about it.
@@ -172,6 +176,7 @@ def _view(ctx: WebContext, request: Request, who: Who, site: Site) -> dict[str, 
             )
             panels = [pool.submit(_panel, report, PANELS[key], request, path) for key in PANELS]
             props = pool.submit(_props, report, request, path)
+            goals = pool.submit(_goals, report, path)
             values["cards"] = cards.result()
             values["graph"] = graphs.build(
                 metric,
@@ -181,6 +186,7 @@ def _view(ctx: WebContext, request: Request, who: Who, site: Site) -> dict[str, 
             )
             values["panels"] = [panel.result() for panel in panels]
             values["props"] = props.result()
+            values["goals"] = goals.result()
         values["suggestions"] = sorted(
             {row.label for view in values["panels"] for row in view.rows if row.url}
         )
@@ -191,8 +197,14 @@ def _view(ctx: WebContext, request: Request, who: Who, site: Site) -> dict[str, 
 
 
 def _card_metrics(state: ViewState) -> tuple[str, ...]:
+    if _on_a_goal(state):
+        return GOAL_CARDS
     on_a_page = any(f.dimension == "event:page" for f in state.filters)
     return BASE_CARDS + (PAGE_CARDS if on_a_page else ())
+
+
+def _on_a_goal(state: ViewState) -> bool:
+    return any(f.dimension == "event:goal" for f in state.filters)
 
 
 def _cards(report: Report, path: str, metrics: tuple[str, ...]) -> list[Card]:
@@ -205,14 +217,15 @@ def _cards(report: Report, path: str, metrics: tuple[str, ...]) -> list[Card]:
         moved = None
         if before is not None and not hidden and not before.suppressed:
             moved = change(metric, now.values[metric], before.values[metric])
+        shown_as = GOAL_NAMES.get(metric, metric) if _on_a_goal(state) else metric
         cards.append(
             Card(
                 metric,
-                METRIC_NAMES[metric],
+                METRIC_NAMES[shown_as],
                 f"< {report.k}" if hidden else shown(metric, now.values[metric]),
                 hidden,
                 moved,
-                DEFINITIONS[metric],
+                DEFINITIONS[shown_as],
                 state.url(path, metric=metric),
                 metric == state.metric,
             )
@@ -276,6 +289,41 @@ def _props(report: Report, request: Request, path: str) -> dict[str, Any]:
     except QueryTimeout as exc:
         return {"keys": keys, "chosen": chosen, "rows": (), "problem": f"{exc}: ask for fewer days"}
     return {"keys": keys, "chosen": chosen, "rows": _rows(rows, dimension, state, path, report.k)}
+
+
+@dataclass(frozen=True, slots=True)
+class GoalRow:
+    name: str
+    url: str
+    uniques: str
+    total: str
+    rate: str
+    suppressed: bool
+
+
+def _goals(report: Report, path: str) -> dict[str, Any]:
+    """The goals panel: unique and total conversions and the rate, each goal a filter link."""
+    if not list_goals(report.store, report.site.id):
+        return {"rows": (), "problem": "", "defined": False}
+    try:
+        rows = report.breakdown("event:goal", ("visitors", "events", "conversion_rate"))
+    except (QueryError, QueryTimeout) as exc:
+        return {"rows": (), "problem": str(exc), "defined": True}
+    k, state = report.k, report.state
+    shown_rows = tuple(
+        GoalRow(
+            f"fewer than {k} people" if row.get("suppressed") else str(row["value"]),
+            ""
+            if row.get("suppressed")
+            else state.with_filter(path, "event:goal", str(row["value"])),
+            f"< {k}" if row.get("suppressed") else shown("visitors", row["visitors"]),
+            "–" if row.get("suppressed") else shown("events", row["events"]),
+            "–" if row.get("suppressed") else shown("conversion_rate", row["conversion_rate"]),
+            bool(row.get("suppressed")),
+        )
+        for row in rows
+    )
+    return {"rows": tuple(shown_rows), "problem": "", "defined": True}
 
 
 def _chips(state: ViewState, path: str) -> list[tuple[str, str]]:

@@ -1,5 +1,6 @@
-"""``/settings/sites`` (admins): every site with its settings and its snippet tag; add a site,
-change its time zone, DNT honouring and hash routing, and remove it once its domain is typed.
+"""``/settings/sites`` (admins): every site with its settings, its goals and its snippet tag;
+add a site, change its time zone, DNT honouring and hash routing, add and remove its goals, and
+remove it once its domain is typed.
 
 Changes run as admin operations (``hush sites``) audited as the person; a refused change shows
 the operation's reason with status 400 and changes nothing.
@@ -15,6 +16,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from aggregator.errors import AdminError
+from aggregator.goals import list_goals
 from aggregator.sites import Site, list_sites
 from dashboard.accounts.guard import Who
 from dashboard.web.context import WebContext, bind
@@ -77,6 +79,37 @@ async def remove_site(ctx: WebContext, request: Request) -> Response:
     return _page(ctx, request, notice=f"Removed {removed} and all its traffic.")
 
 
+async def add_goal(ctx: WebContext, request: Request) -> Response:
+    """A goal (DESIGN §4): a custom event's name, or a page path pattern (``*``, ``**``)."""
+    who = ctx.require(request, ACTION)
+    form = await ctx.form(request, who)
+    site, kind, target = form.get("site", ""), form.get("kind", ""), form.get("target", "").strip()
+    try:
+        result = ctx.operate(who.actor, "goals.add", {"site": site, "kind": kind, "target": target})
+    except AdminError as exc:
+        return _page(ctx, request, status=400, error=sentence(str(exc)))
+    goal = result["goal"]
+    if not result["created"]:
+        return _page(ctx, request, notice=f"{site} already has the goal {goal['display_name']}.")
+    return _page(
+        ctx,
+        request,
+        notice=f"Added the goal {goal['display_name']} to {site}: it is counted from"
+        f" {goal['counted_from'] or 'the first day'} (the days whose raw events are kept).",
+    )
+
+
+async def remove_goal(ctx: WebContext, request: Request) -> Response:
+    who = ctx.require(request, ACTION)
+    form = await ctx.form(request, who)
+    site = form.get("site", "")
+    try:
+        result = ctx.operate(who.actor, "goals.remove", {"site": site, "id": form.get("id", "")})
+    except AdminError as exc:
+        return _page(ctx, request, status=400, error=sentence(str(exc)))
+    return _page(ctx, request, notice=f"Removed the goal {result['goal']['display_name']}.")
+
+
 def snippet_tag(public_url: str, site: Site) -> str:
     """The tag for every page of the site (README, "The snippet"); hash routing needs the
     full script with ``data-hash``."""
@@ -114,6 +147,7 @@ def _page(
         "settings_sites.html",
         status=status,
         sites=[(site, snippet_tag(ctx.public_url, site)) for site in sites],
+        goals={site.id: list_goals(ctx.store, site.id) for site in sites},
         timezones=timezones(),
         domain=domain,
         timezone=timezone,
@@ -128,4 +162,6 @@ def routes(ctx: WebContext) -> list[Route]:
         Route("/settings/sites/add", bind(ctx, add_site), methods=["POST"]),
         Route("/settings/sites/change", bind(ctx, change_site), methods=["POST"]),
         Route("/settings/sites/remove", bind(ctx, remove_site), methods=["POST"]),
+        Route("/settings/sites/goals/add", bind(ctx, add_goal), methods=["POST"]),
+        Route("/settings/sites/goals/remove", bind(ctx, remove_goal), methods=["POST"]),
     ]

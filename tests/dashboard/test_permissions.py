@@ -28,6 +28,8 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/settings/sites/add"): "sites.manage",
     ("POST", "/settings/sites/change"): "sites.manage",
     ("POST", "/settings/sites/remove"): "sites.manage",
+    ("POST", "/settings/sites/goals/add"): "sites.manage",
+    ("POST", "/settings/sites/goals/remove"): "sites.manage",
     ("GET", "/settings/users"): "users.manage",
     ("POST", "/settings/users/add"): "users.manage",
     ("POST", "/settings/users/change"): "users.manage",

@@ -153,3 +153,45 @@ def test_an_empty_site_shows_the_tag_and_a_live_check(tmp_path: Path) -> None:
         assert "No events yet" in html
         assert "data-domain=&#34;example.com&#34;" in html
         assert "host_mismatch</code> × 1: the page&#39;s host is not example.com" in html
+
+
+def test_an_admin_defines_a_goal_and_the_view_counts_its_conversions(tmp_path: Path) -> None:
+    with in_process(tmp_path) as fresh:
+        for n in range(4):
+            fresh.store_events({**PAGE, "u": "https://example.com/pricing"}, ip=f"203.0.113.{n}")
+        fresh.store_events(
+            {**PAGE, "n": "Signup", "u": "https://example.com/pricing"}, ip="203.0.113.0"
+        )
+        add_user(fresh, "ana@example.com", "admin")
+        log_in(fresh, "ana@example.com")
+        settings = fresh.client.get("/settings/sites").text
+        token = re.search(r'name="csrf" value="([^"]+)"', settings)
+        assert token
+        added = fresh.client.post(
+            "/settings/sites/goals/add",
+            data={
+                "csrf": token.group(1),
+                "site": "example.com",
+                "kind": "event",
+                "target": "Signup",
+            },
+            headers={"Origin": "http://127.0.0.1:8000"},
+        )
+        assert "Added the goal Signup to example.com" in added.text
+        html = fresh.client.get("/sites/example.com?period=day").text
+        goals = html.split('id="panel-goals"')[1].split("</section>")[0]
+        assert re.search(
+            r">Signup</a></th>\s*<td class=\"num\">1</td><td class=\"num\">1</td>"
+            r"<td class=\"num\">25.0%</td>",
+            goals,
+        ), goals
+        link = re.search(r'href="([^"]+)" title="Filter by Signup"', goals)
+        assert link
+        shown = cards(fresh.client.get(unescape(link.group(1))).text)
+        assert shown == {
+            "Unique conversions": "1",
+            "Total conversions": "1",
+            "Conversion rate": "25.0%",
+        }
+        log = fresh.client.get("/audit-log").text
+        assert "goal.create" in log
