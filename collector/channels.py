@@ -133,8 +133,8 @@ def acquisition(
         source = click_source(page.click_id) or source
     channel = channel_of(
         source,
-        medium=page.utm_medium,
-        campaign=page.utm_campaign,
+        medium=page.utm_medium.lower(),  # GA4's rules match in any case
+        campaign=page.utm_campaign.lower(),
         click_id=page.click_id,
         tagged=bool(page.utm_source),
     )

@@ -60,7 +60,7 @@ class PageUrl:
     path: str
     """Decoded and scrubbed, without query; "/" when empty; "#fragment" only for hash routing."""
     utm_source: str
-    """Empty when absent; values are decoded, stripped, lowercased and scrubbed."""
+    """Empty when absent; values are decoded, stripped and scrubbed, their case kept."""
     utm_medium: str
     utm_campaign: str
     utm_content: str
@@ -162,7 +162,7 @@ def _scrub_value(raw: str) -> str:
     # "+" is a space in a query, but it is turned into one only after scrubbing, so that
     # "jane+news@example.com" is still seen as one address.
     text = scrub_text(percent_decode(raw)).replace("+", " ")
-    return text.strip().lower()[:MAX_VALUE].rstrip()
+    return text.strip()[:MAX_VALUE].rstrip()  # as sent, as Plausible keeps them
 
 
 def _read_params(query: str) -> dict[str, str]:

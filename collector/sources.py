@@ -87,8 +87,9 @@ class SourceTable:
 
     def _source_of(self, utm_source: str, ref: str, referrer_host: str) -> Source:
         for tagged in (utm_source, ref):
-            if tagged:
-                return self._aliases.get(tagged) or self.for_host(tagged) or Source(tagged)
+            if tagged:  # aliases and hosts match in any case; an unknown name reads as sent
+                key = tagged.lower()
+                return self._aliases.get(key) or self.for_host(key) or Source(tagged)
         if referrer_host:
             return self.for_host(referrer_host) or Source(referrer_host.removeprefix("www."))
         return DIRECT

@@ -81,6 +81,14 @@ class Harness:
         headers = {"Authorization": f"Bearer {key}"} if key else {}
         return self.client.get(f"/api/v1/stats/{endpoint}", params=params, headers=headers)
 
+    def query(self, **body: Any) -> Any:
+        """``POST /api/v2/query`` with the test's key; the answer's results."""
+        response = self.client.post(
+            "/api/v2/query", json=body, headers={"Authorization": f"Bearer {self.api_key}"}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()["results"]
+
     def results(self, endpoint: str, **params: Any) -> Any:
         response = self.stats(endpoint, **params)
         assert response.status_code == 200, response.text

@@ -186,8 +186,10 @@ def test_subdomains_and_www_count_for_the_site(app: Harness) -> None:
         {**GOOD, "u": "https://blog.example.com/b"},
         {**GOOD, "u": "https://example.com/c", "d": "www.example.com"},
     )
-    hosts = app.results("breakdown", site_id="example.com", period="day", property="event:hostname")
-    assert sorted(row["hostname"] for row in hosts) == [
+    hosts = app.query(
+        site_id="example.com", metrics=["visitors"], date_range="day", dimensions=["event:hostname"]
+    )
+    assert sorted(row["dimensions"][0] for row in hosts) == [
         "blog.example.com",
         "example.com",
         "www.example.com",
@@ -347,10 +349,13 @@ def test_engagement_events_carry_scroll_depth_and_engaged_time(server: ProcessSe
     assert server.event({**engagement, "e": "12s"}).status_code == 400
     wait_until(
         lambda: (
-            server.results(
-                "aggregate", site_id="example.com", period="day", metrics="scroll_depth"
-            )["scroll_depth"]["value"]
-            == 75
+            server.query(
+                site_id="example.com",
+                metrics=["scroll_depth"],
+                date_range="day",
+                filters=[["is", "event:page", ["/"]]],
+            )
+            == [{"metrics": [75], "dimensions": []}]
         ),
         what="the engagement event",
     )

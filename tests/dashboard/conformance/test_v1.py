@@ -591,18 +591,18 @@ CHECKS = [
             {"referrer": "google.com/search", "visitors": 1},
         ],
     ),
-    # utm values are stored lowercased by the collector: a documented difference
+    # utm values as sent (Plausible's answer: `Search`, `Google`)
     Check(
         "bd-visit:utm_medium",
         "breakdown",
         {**DAY, "property": "visit:utm_medium"},
-        expect=[{"utm_medium": "search", "visitors": 2}],
+        expect=[{"utm_medium": "Search", "visitors": 2}],
     ),
     Check(
         "bd-visit:utm_source",
         "breakdown",
         {**DAY, "property": "visit:utm_source"},
-        expect=[{"utm_source": "google", "visitors": 1}],
+        expect=[{"utm_source": "Google", "visitors": 1}],
     ),
     *(
         Check(
@@ -841,7 +841,7 @@ CHECKS = [
         "c-bd-utm-medium",
         "breakdown",
         {**DAY, "property": "visit:utm_medium"},
-        expect=[{"utm_medium": "search", "visitors": 2}],
+        expect=[{"utm_medium": "Search", "visitors": 2}],
     ),
     Check(
         "c-bd-os-version",
