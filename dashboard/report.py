@@ -15,6 +15,7 @@ from typing import Any
 from aggregator.queries import PEAK_VISITORS, Query, QueryError, run_query
 from aggregator.sites import Site
 from aggregator.store import Store
+from dashboard.api.query import EMPTY_LEFT_OUT  # visits without a UTM tag are no row
 from dashboard.threshold import fold_rows, suppress
 from dashboard.web.view_state import ViewState
 
@@ -140,6 +141,7 @@ class Report:
         rows = [
             {"value": row[dimension], **{m: row[m] for m in (*metrics, PEAK_VISITORS)}}
             for row in run_query(self.store, query, timeout=QUERY_SECONDS)
+            if not (dimension in EMPTY_LEFT_OUT and row[dimension] in ("", None))
         ]
         rows.sort(key=lambda row: (-(row.get(metrics[0]) or 0), str(row["value"])))
         folded = fold_rows(rows, key="value", metrics=metrics, k=self.k)
