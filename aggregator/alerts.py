@@ -25,7 +25,18 @@ import orjson
 from aggregator import audit_log
 from aggregator.clock import Clock
 from aggregator.queries import signals
-from aggregator.queries.security_rules import ALERT_EVERY_SECONDS, RULES, SPAM, SPIKE, SURGE
+from aggregator.queries.security_rules import (
+    ALERT_EVERY_SECONDS,
+    RULES,
+    SPAM,
+    SPAM_MIN_VISITS,
+    SPIKE,
+    SPIKE_FACTOR,
+    SPIKE_MIN,
+    SPIKE_SIGMA_FLOOR,
+    SPIKE_Z,
+    SURGE,
+)
 from aggregator.sites import list_sites
 from aggregator.store import Store
 
@@ -89,11 +100,12 @@ class Alerter:
         """Which rules fire now (surges in the last two windows, spikes this hour and the
         last, referrer spam today), less those alerted recently."""
         now = signals.utc(self._clock.now())
+        soon = now + timedelta(minutes=1)  # events stamped this very second count
         found: list[Alert] = []
         names = {site.id: site for site in list_sites(self._store)}
         for site_id in [0, *names]:
             domain = names[site_id].domain if site_id in names else ""
-            for surge in signals.surges(self._store, site_id, now - timedelta(minutes=10), now):
+            for surge in signals.surges(self._store, site_id, now - timedelta(minutes=10), soon):
                 found.append(
                     Alert(
                         SURGE.key,
@@ -110,7 +122,7 @@ class Alerter:
             if site_id not in names:
                 continue
             site = names[site_id]
-            for spike in signals.spikes(self._store, site_id, now - timedelta(hours=1), now):
+            for spike in signals.spikes(self._store, site_id, now - timedelta(hours=1), soon):
                 found.append(
                     Alert(
                         SPIKE.key,
@@ -121,7 +133,12 @@ class Alerter:
                         f"{spike.kind} {spike.key}",
                         spike.value,
                         spike.mean,
-                        spike.z,
+                        # the x this hour had to reach
+                        max(
+                            SPIKE_MIN,
+                            SPIKE_FACTOR * spike.mean,
+                            spike.mean + SPIKE_Z * max(spike.sigma, SPIKE_SIGMA_FLOOR),
+                        ),
                     )
                 )
             today = datetime.fromtimestamp(self._clock.now(), ZoneInfo(site.timezone)).date()
@@ -136,7 +153,7 @@ class Alerter:
                         spam.host,
                         spam.visits,
                         spam.bounce_rate,
-                        spam.duration,
+                        SPAM_MIN_VISITS,
                     )
                 )
         return self._fresh(found, now)

@@ -232,9 +232,7 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _split_lines(
-    data: bytes, signals: Signals
-) -> tuple[list[bytes], list[list[int | str]], int]:
+def _split_lines(data: bytes, signals: Signals) -> tuple[list[bytes], list[list[int | str]], int]:
     """Event lines, hourly counter rows and the number of torn lines in one segment's bytes;
     the security signals of its counter lines go to ``signals``."""
     lines = data.split(b"\n")
@@ -319,8 +317,8 @@ class Signals:
     def hours(self) -> list[list[int | str]]:
         """The minutes as hourly counter rows (intake_counts keeps every hour)."""
         hours: Counter[tuple[int, int, str, str, str]] = Counter()
-        for (minute, *rest), n in self.minutes.items():
-            hours[(minute // 3600 * 3600, *rest)] += n  # type: ignore[arg-type]
+        for (minute, site, reason, detail, category), n in self.minutes.items():
+            hours[(minute // 3600 * 3600, site, reason, detail, category)] += n
         return [[*key, n] for key, n in hours.items()]
 
     def insert(self, cur: duckdb.DuckDBPyConnection) -> None:

@@ -113,9 +113,22 @@ _TAG_CATEGORIES = (
 )
 # Agents that fetch a page because a person asked an assistant to, not to train or index.
 _ASSISTANTS = frozenset(
-    {"ChatGPT-User", "Claude-User", "Claude-Web", "Perplexity-User", "PerplexityUser",
-     "MistralAI-User", "DuckAssistBot", "Manus-User", "Google-Agent", "GoogleAgent-Mariner",
-     "Amzn-User", "IsonAI-User", "Gemini-Deep-Research", "Google-NotebookLM"}
+    {
+        "ChatGPT-User",
+        "Claude-User",
+        "Claude-Web",
+        "Perplexity-User",
+        "PerplexityUser",
+        "MistralAI-User",
+        "DuckAssistBot",
+        "Manus-User",
+        "Google-Agent",
+        "GoogleAgent-Mariner",
+        "Amzn-User",
+        "IsonAI-User",
+        "Gemini-Deep-Research",
+        "Google-NotebookLM",
+    }
 )
 # Well-known SEO crawlers the list leaves untagged.
 _SEO_NAMES = frozenset({"AhrefsBot", "SemrushBot", "MJ12bot", "dotbot", "rogerbot", "BLEXBot"})
@@ -172,7 +185,7 @@ class DeviceDetector:
         )
         self._crawler_names = [crawler_name(entry) for entry in CRAWLER_USER_AGENTS_DATA]
         self._crawler_categories = [
-            bot_category(name, tuple(entry.get("tags") or ()))  # type: ignore[arg-type]
+            bot_category(name, tuple(entry.get("tags") or ()))
             for name, entry in zip(self._crawler_names, CRAWLER_USER_AGENTS_DATA, strict=True)
         ]
         self._cached = lru_cache(maxsize=CACHE_SIZE)(self._describe)

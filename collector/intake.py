@@ -261,9 +261,7 @@ class Intake:
             return Prepared(site, late_drop=_OVERSIZED_AGENT)
         software = self._devices.describe(user_agent)
         if software.bot is not None:
-            return Prepared(
-                site, late_drop=Dropped("bot", software.bot, software.bot_category)
-            )
+            return Prepared(site, late_drop=Dropped("bot", software.bot, software.bot_category))
         referrer = event.referrer
         if referrer is None or len(referrer) <= MAX_CACHED:
             referrer_host, referrer_path = self._scrub_referrer(referrer)

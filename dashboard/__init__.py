@@ -17,7 +17,17 @@ from aggregator.clock import Clock
 from aggregator.store import Store
 from dashboard.api.keys import ApiKeys
 from dashboard.api.stats import StatsApi
-from dashboard.web import account, audit_log, links, login, overview, site_view, sites, users
+from dashboard.web import (
+    account,
+    audit_log,
+    links,
+    login,
+    overview,
+    security,
+    site_view,
+    sites,
+    users,
+)
 from dashboard.web import keys as key_pages
 from dashboard.web.context import WebContext
 from dashboard.web.errors import handlers
@@ -43,6 +53,7 @@ def routes(
     public_url: str,
     client_key: Callable[[Request], bytes],
     operate: Callable[[Actor, str, dict[str, Any]], dict[str, Any]],
+    limits: security.Limits | None = None,
 ) -> ReadSide:
     keys = ApiKeys(store, clock=clock)
     web = WebContext(
@@ -70,6 +81,8 @@ def routes(
         *users.routes(web),
         *key_pages.routes(web),
         *audit_log.routes(web),
+        # before the site view's: /sites/<domain>/security is not one of its panels
+        *security.routes(web, limits or security.Limits(0, 0, 64)),
         *site_view.routes(web),
     ]
     return ReadSide(

@@ -173,7 +173,10 @@ def current_band(store: Store, site_id: int, now: datetime) -> tuple[float, floa
 def spikes(store: Store, site_id: int, start: datetime, end: datetime) -> list[Spike]:
     """The traffic-spike rule over the hours in [start, end), by page and by source."""
     found = []
-    for kind, column in (("page", "path"), ("source", "source")):
+    for kind, column in (
+        ("page", "path"),
+        ("source", "coalesce(nullif(source, ''), 'Direct / None')"),
+    ):
         sql = f"""
         WITH h AS (
             SELECT date_trunc('hour', ts) AS hour, {column} AS key, count(*) AS n FROM events

@@ -38,6 +38,8 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/settings/keys/revoke"): "keys.own",
     ("GET", "/audit-log"): "audit_log.read",
     ("GET", "/sites/{domain}"): "traffic.read",
+    ("GET", "/security"): "security.read",
+    ("GET", "/sites/{domain}/security"): "security.read",
 }
 # Routes with their own door: the Stats API (a Bearer key), probes and public assets.
 OWN_DOOR = {
