@@ -140,6 +140,7 @@ class SecurityPages:
             ),
             "login_rule": rules.login_rule(FREE_FAILURES_ACCOUNT, FREE_FAILURES_CLIENT),
             "requests": charts.stacked(buckets, shown, bucket),
+            "bucket_name": {60: "minute", 300: "5 minutes", 3600: "hour"}.get(bucket, "day"),
             "privacy": charts.line(buckets, privacy, bucket, percent=False),
             "privacy_total": int(sum(privacy)),
             "bot_share": charts.line(buckets, bot_share, bucket, percent=True),
