@@ -1,6 +1,7 @@
 """Background work of the single DuckDB writer, each loop in a thread of its own: the spool
-loader, and maintenance (rollups of closed days, then raw retention; provisional rollups of
-open days).
+loader, and maintenance (rollups of closed days, then raw retention, then the fold of security
+minutes past 30 days; provisional rollups of open days). Both keep what ``/healthz`` and
+``/metrics`` report: failures in a row, the last success, how long passes take.
 
 DuckDB releases the GIL while it inserts, so loading beside the event loop costs the intake
 little; the loop is safe to stop at any point (every pass is one transaction per batch).
@@ -12,11 +13,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aggregator import audit_log
 from aggregator.clock import Clock
 from aggregator.loader import LoadReport, load_pending
+from aggregator.queries.security_rules import MINUTES_KEPT_DAYS
 from aggregator.retention import RetentionReport, purge_raw
 from aggregator.rollups import drop_provisional, refresh_open_days, roll_up_pending
 from aggregator.store import Store
@@ -25,8 +28,16 @@ log = logging.getLogger("hush.loader")
 
 
 class LoaderThread:
-    def __init__(self, store: Store, spool_dir: Path, *, interval: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        spool_dir: Path,
+        *,
+        interval: float,
+        observe: Callable[[LoadReport, float], None] | None = None,
+    ) -> None:
         self._store = store
+        self._observe = observe
         self._spool_dir = spool_dir
         self._interval = interval
         self._stop = threading.Event()
@@ -35,7 +46,9 @@ class LoaderThread:
         self._thread = threading.Thread(target=self._run, name="hush-loader", daemon=True)
         self.totals = LoadReport()
         self.passes = 0
-        self.failures = 0
+        self.failures = 0  # in a row; 0 after a pass that worked
+        self.failed_passes = 0
+        self.last_success: float | None = None  # wall-clock time of the last pass that worked
 
     @property
     def running(self) -> bool:
@@ -67,13 +80,18 @@ class LoaderThread:
 
     def _pass(self) -> LoadReport:
         with self._passing:
+            started = time.monotonic()
             try:
                 report = load_pending(self._store, self._spool_dir)
             except Exception as exc:  # broken infrastructure (disk, database): retry with backoff
                 self.failures += 1
+                self.failed_passes += 1
                 log.error("loading the spool failed (%s): %s", type(exc).__name__, exc)
                 return LoadReport()
         self.failures = 0
+        self.last_success = time.time()
+        if self._observe is not None and report.segments:
+            self._observe(report, time.monotonic() - started)
         self.passes += 1
         self.totals.segments += report.segments
         self.totals.events += report.events
@@ -130,6 +148,9 @@ class MaintenanceThread:
         self.live_passes = 0  # refreshes of the open days so far
         self.live_rollups = 0  # open days rebuilt in them
         self.live_seconds = 0.0  # how long the last refresh that rebuilt one took
+        self.failures = 0  # passes failed in a row
+        self.failed_passes = 0
+        self.last_success: float | None = None  # wall-clock time of the last full pass
 
     def start(self) -> None:
         if not self._live_interval:
@@ -152,6 +173,7 @@ class MaintenanceThread:
         )
         if not dry_run:
             purge_audit_log(self._store, self._audit_retention_days, self._clock, report)
+            fold_signal_minutes(self._store, self._clock)
         return report
 
     def _run(self) -> None:
@@ -163,7 +185,8 @@ class MaintenanceThread:
             if self._stop.wait(max(0.0, due - time.monotonic())):
                 return
             if time.monotonic() >= next_full:
-                self._guarded(self.run_once)
+                if self._guarded(self.run_once):
+                    self.last_success = time.time()
                 next_full = time.monotonic() + self._interval
             if self._live_interval and time.monotonic() >= next_live:
                 started = time.monotonic()
@@ -181,9 +204,27 @@ class MaintenanceThread:
             self.live_rollups += report.days
             self.live_seconds = time.monotonic() - started
 
-    @staticmethod
-    def _guarded(job: Callable[[], object]) -> None:
+    def _guarded(self, job: Callable[[], object]) -> bool:
         try:
             job()
         except Exception as exc:  # broken infrastructure: try again next time
+            self.failures += 1
+            self.failed_passes += 1
             log.error("maintenance failed (%s): %s", type(exc).__name__, exc)
+            return False
+        self.failures = 0
+        return True
+
+
+def fold_signal_minutes(store: Store, clock: Clock) -> int:
+    """Minutes of the security signals past ``MINUTES_KEPT_DAYS`` leave for their hours
+    (``intake_counts``, written from the same counter lines at load, so nothing is lost or
+    counted twice, and running this twice is harmless); return how many rows went."""
+    cut = datetime.fromtimestamp(clock.now(), UTC).replace(tzinfo=None) - timedelta(
+        days=MINUTES_KEPT_DAYS
+    )
+    with store.write() as cur:
+        row = cur.execute(
+            "DELETE FROM intake_minutes WHERE minute < $cut RETURNING 1", {"cut": cut}
+        ).fetchall()
+    return len(row)

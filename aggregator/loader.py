@@ -2,9 +2,11 @@
 
 Each pass takes every closed segment (``.seg``) and every open one whose writer died (its
 flock(2) lock can be taken), parses their lines with pyarrow's JSON reader, and inserts the
-events, the intake counts and the segment ids in one transaction. Segments whose id is already
-recorded were loaded before a crash and are only deleted. Lines that do not parse (a write torn
-by a crash or a power cut) are skipped and counted as ``torn_line``.
+events, the intake counts (per minute and per hour), the other security signals (limited
+clients and slots, unknown hosts and event names) and the segment ids in one transaction.
+Segments whose id is already recorded were loaded before a crash and are only deleted. Lines
+that do not parse (a write torn by a crash or a power cut) are skipped and counted as
+``torn_line``.
 """
 
 from __future__ import annotations
@@ -14,16 +16,20 @@ import io
 import logging
 import os
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import duckdb
 import orjson
 import pyarrow as pa
 import pyarrow.json as pa_json
 
 from aggregator.rollups import mark_changed
 from aggregator.store import Store
+from collector.counters import MAX_VALUE_LENGTH, MAX_VALUES, OTHER
 from collector.spool import CLOSED, NEW, OPEN
 
 log = logging.getLogger("hush.loader")
@@ -161,14 +167,16 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport) -> None
         }
     events: list[bytes] = []
     counts: list[list[int | str]] = []
+    signals = Signals()
     torn = 0
     fresh = [segment for segment in batch if segment.path.stem not in done]
     for segment in fresh:
         data = _read_all(segment.fd)
-        seg_events, seg_counts, seg_torn = _split_lines(data)
+        seg_events, seg_counts, seg_torn = _split_lines(data, signals)
         events.extend(seg_events)
         counts.extend(seg_counts)
         torn += seg_torn
+    counts.extend(signals.hours())
     table, damaged = _parse_events(events)
     torn += damaged
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -190,10 +198,11 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport) -> None
             counts.append([hour, 0, "torn_line", "", torn])
         if counts:
             cur.executemany(
-                "INSERT INTO intake_counts (hour, site_id, reason, detail, n)"
-                " VALUES (make_timestamp($1::BIGINT * 1000000), $2, $3, $4, $5)",
+                "INSERT INTO intake_counts (hour, site_id, reason, detail, category, n)"
+                " VALUES (make_timestamp($1::BIGINT * 1000000), $2, $3, $4, $5, $6)",
                 _summed(counts),
             )
+        signals.insert(cur)
         if fresh:
             cur.executemany(
                 "INSERT INTO loaded_segments VALUES ($1, $2)",
@@ -223,8 +232,9 @@ def _read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
-def _split_lines(data: bytes) -> tuple[list[bytes], list[list[int | str]], int]:
-    """Event lines, counter rows and the number of torn lines in one segment's bytes."""
+def _split_lines(data: bytes, signals: Signals) -> tuple[list[bytes], list[list[int | str]], int]:
+    """Event lines, hourly counter rows and the number of torn lines in one segment's bytes;
+    the security signals of its counter lines go to ``signals``."""
     lines = data.split(b"\n")
     # Every complete line ends with a newline; what follows the last one was cut short.
     torn = 1 if lines[-1].strip(b"\0 ") else 0
@@ -238,6 +248,11 @@ def _split_lines(data: bytes) -> tuple[list[bytes], list[list[int | str]], int]:
             try:
                 counts.extend(orjson.loads(line)["c"])
             except (orjson.JSONDecodeError, KeyError, TypeError):
+                torn += 1
+        elif line.startswith(b'{"m":'):
+            try:
+                signals.add(orjson.loads(line))
+            except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
                 torn += 1
         elif line.strip(b"\0 "):
             torn += 1
@@ -268,11 +283,87 @@ def _read_json(lines: list[bytes]) -> pa.Table:
 
 
 def _summed(rows: list[list[int | str]]) -> list[list[int | str]]:
-    """Counter rows summed per (hour, site, reason, detail); 4-field rows predate ``detail``."""
+    """Counter rows summed per (hour, site, reason, detail, category); 4- and 5-field rows
+    predate ``detail`` and ``category``."""
     totals: dict[tuple[int | str, ...], int] = {}
     for row in rows:
         hour, site, reason, *rest = row
-        detail, n = (rest[0], rest[1]) if len(rest) == 2 else ("", rest[0])
-        key = (hour, site, reason, detail)
+        *labels, n = rest
+        detail, category = [*labels, "", ""][:2]
+        key = (hour, site, reason, detail, category)
         totals[key] = totals.get(key, 0) + int(n)
     return [[*key, n] for key, n in totals.items()]
+
+
+class Signals:
+    """The security signals of a batch's counter lines, summed, then inserted with it."""
+
+    def __init__(self) -> None:
+        self.minutes: Counter[tuple[int, int, str, str, str]] = Counter()
+        self.clients: Counter[tuple[int, int]] = Counter()
+        self.slots: Counter[tuple[int, int, int, int]] = Counter()
+        self.values: Counter[tuple[int, int, str, str]] = Counter()
+
+    def add(self, line: dict[str, list[list[Any]]]) -> None:
+        for minute, site, reason, detail, category, n in line["m"]:
+            self.minutes[(int(minute), int(site), str(reason), str(detail), str(category))] += n
+        for hour, site, n in line.get("l", ()):
+            self.clients[(int(hour), int(site))] += int(n)
+        for day, site, run, slot, n in line.get("s", ()):
+            self.slots[(int(day), int(site), int(run), int(slot))] += int(n)
+        for hour, site, kind, value, n in line.get("u", ()):
+            self.values[(int(hour), int(site), str(kind), str(value)[:MAX_VALUE_LENGTH])] += n
+
+    def hours(self) -> list[list[int | str]]:
+        """The minutes as hourly counter rows (intake_counts keeps every hour)."""
+        hours: Counter[tuple[int, int, str, str, str]] = Counter()
+        for (minute, site, reason, detail, category), n in self.minutes.items():
+            hours[(minute // 3600 * 3600, site, reason, detail, category)] += n
+        return [[*key, n] for key, n in hours.items()]
+
+    def insert(self, cur: duckdb.DuckDBPyConnection) -> None:
+        if self.minutes:
+            cur.executemany(
+                "INSERT INTO intake_minutes VALUES"
+                " (make_timestamp($1::BIGINT * 1000000), $2, $3, $4, $5, $6)",
+                [[*key, n] for key, n in self.minutes.items()],
+            )
+        if self.clients:
+            cur.executemany(
+                "INSERT INTO limited_clients VALUES (make_timestamp($1::BIGINT * 1000000), $2, $3)",
+                [[*key, n] for key, n in self.clients.items()],
+            )
+        if self.slots:
+            cur.executemany(
+                "INSERT INTO limited_slots VALUES"
+                " (DATE '1970-01-01' + $1::INTEGER, $2, $3, $4, $5)",
+                [[*key, n] for key, n in self.slots.items()],
+            )
+        if self.values:
+            cur.executemany(
+                "INSERT INTO unknown_values VALUES"
+                " (make_timestamp($1::BIGINT * 1000000), $2, $3, $4, $5)",
+                self._bounded(cur),
+            )
+
+    def _bounded(self, cur: duckdb.DuckDBPyConnection) -> list[list[Any]]:
+        """The values, at most ``MAX_VALUES`` distinct per site, kind and hour in the table
+        (each collector process bounds its own; together they could exceed it)."""
+        groups = sorted({(hour, site, kind) for hour, site, kind, _ in self.values})
+        known: dict[tuple[int, int, str], set[str]] = {}
+        for hour, site, kind in groups:
+            rows = cur.execute(
+                "SELECT DISTINCT value FROM unknown_values WHERE hour ="
+                " make_timestamp($hour::BIGINT * 1000000) AND site_id = $site AND kind = $kind",
+                {"hour": hour, "site": site, "kind": kind},
+            ).fetchall()
+            known[(hour, site, kind)] = {row[0] for row in rows}
+        out: Counter[tuple[int, int, str, str]] = Counter()
+        for (hour, site, kind, value), n in sorted(self.values.items()):
+            seen = known[(hour, site, kind)]
+            if value not in seen:
+                if len(seen - {OTHER}) >= MAX_VALUES:
+                    value = OTHER
+                seen.add(value)
+            out[(hour, site, kind, value)] += n
+        return [[*key, n] for key, n in out.items()]

@@ -100,7 +100,18 @@ def remove_site(store: Store, domain: str) -> Site:
     if site is None:
         raise AdminError(f"{domain} is not a site")
     with store.write() as cur:
-        for table in ("events", "intake_counts", "rollups", "rolled_days"):
+        for table in (
+            "events",
+            "intake_counts",
+            "rollups",
+            "rolled_days",
+            # the security signals (migration 0009)
+            "intake_minutes",
+            "limited_clients",
+            "limited_slots",
+            "unknown_values",
+            "alerts",
+        ):
             cur.execute(f"DELETE FROM {table} WHERE site_id = $id", {"id": site.id})  # noqa: S608
         cur.execute("DELETE FROM sites WHERE id = $id", {"id": site.id})
     # A DELETE leaves the rows' bytes in the file (DuckDB reuses blocks, it does not erase

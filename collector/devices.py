@@ -80,6 +80,78 @@ _AUTOMATION_NAMES = [
     "PostmanRuntime",
     "Scrapy",
 ]
+# PostHog's bot categories (DESIGN §4, security signals), in the words the security view uses.
+AI_CRAWLER, AI_ASSISTANT = "AI crawler", "AI assistant"
+SEARCH_CRAWLER, SEO_CRAWLER, SOCIAL_CRAWLER = "search crawler", "SEO crawler", "social crawler"
+MONITORING, HTTP_CLIENT, HEADLESS = "monitoring", "HTTP client", "headless browser"
+NO_USER_AGENT, OTHER_BOT = "no user agent", "other bot"
+CATEGORIES = (
+    AI_CRAWLER,
+    AI_ASSISTANT,
+    SEARCH_CRAWLER,
+    SEO_CRAWLER,
+    SOCIAL_CRAWLER,
+    MONITORING,
+    HTTP_CLIENT,
+    HEADLESS,
+    NO_USER_AGENT,
+    OTHER_BOT,
+)
+_HEADLESS_NAMES = frozenset(
+    {"HeadlessChrome", "PhantomJS", "Lighthouse", "Puppeteer", "Playwright", "Selenium"}
+    | {"webdriver"}
+)
+# The crawler list's tags, in the order they decide an entry with several.
+_TAG_CATEGORIES = (
+    ("ai-crawler", AI_CRAWLER),
+    ("search-engine", SEARCH_CRAWLER),
+    ("social-preview", SOCIAL_CRAWLER),
+    ("monitoring", MONITORING),
+    ("browser-automation", HEADLESS),
+    ("http-library", HTTP_CLIENT),
+    ("seo", SEO_CRAWLER),
+)
+# Agents that fetch a page because a person asked an assistant to, not to train or index.
+_ASSISTANTS = frozenset(
+    {
+        "ChatGPT-User",
+        "Claude-User",
+        "Claude-Web",
+        "Perplexity-User",
+        "PerplexityUser",
+        "MistralAI-User",
+        "DuckAssistBot",
+        "Manus-User",
+        "Google-Agent",
+        "GoogleAgent-Mariner",
+        "Amzn-User",
+        "IsonAI-User",
+        "Gemini-Deep-Research",
+        "Google-NotebookLM",
+    }
+)
+# Well-known SEO crawlers the list leaves untagged.
+_SEO_NAMES = frozenset({"AhrefsBot", "SemrushBot", "MJ12bot", "dotbot", "rogerbot", "BLEXBot"})
+
+
+def bot_category(family: str, tags: tuple[str, ...] = ()) -> str:
+    """The category of a bot family (and its crawler-list tags, when it came from the list)."""
+    if family == "empty user agent":
+        return NO_USER_AGENT
+    if family in _HEADLESS_NAMES:
+        return HEADLESS
+    if family in _AUTOMATION_SPELLING.values():
+        return HTTP_CLIENT
+    if family in _ASSISTANTS:
+        return AI_ASSISTANT
+    for tag, category in _TAG_CATEGORIES:
+        if tag in tags:
+            return category
+    if family in _SEO_NAMES:
+        return SEO_CRAWLER
+    return OTHER_BOT
+
+
 _AUTOMATION = re.compile("|".join(map(re.escape, _AUTOMATION_NAMES)), re.IGNORECASE)
 _AUTOMATION_SPELLING = {name.lower(): name for name in _AUTOMATION_NAMES}
 
@@ -94,6 +166,7 @@ class Software:
     os_version: str = ""
     device: str = ""
     bot: str | None = None
+    bot_category: str = ""
 
 
 class DeviceDetector:
@@ -111,6 +184,10 @@ class DeviceDetector:
             for index, entry in enumerate(CRAWLER_USER_AGENTS_DATA)
         )
         self._crawler_names = [crawler_name(entry) for entry in CRAWLER_USER_AGENTS_DATA]
+        self._crawler_categories = [
+            bot_category(name, tuple(entry.get("tags") or ()))
+            for name, entry in zip(self._crawler_names, CRAWLER_USER_AGENTS_DATA, strict=True)
+        ]
         self._cached = lru_cache(maxsize=CACHE_SIZE)(self._describe)
         self.describe("Mozilla/5.0")  # pay for the lazy initialisation now, not per request
 
@@ -121,11 +198,11 @@ class DeviceDetector:
     def _describe(self, agent: str) -> Software:
         agent = agent.strip()
         if not agent:
-            return Software(bot="empty user agent")
+            return Software(bot="empty user agent", bot_category=NO_USER_AGENT)
         result = self._parser.parse(agent)
-        bot = self._bot_family(agent, result)
-        if bot:
-            return Software(bot=bot)
+        found = self._bot_family(agent, result)
+        if found:
+            return Software(bot=found[0], bot_category=found[1])
         ua = _user_agents_view(agent, result)
         if ua.is_tablet:
             device = TABLET
@@ -143,17 +220,20 @@ class DeviceDetector:
             device=device,
         )
 
-    def _bot_family(self, agent: str, result: Result) -> str | None:
+    def _bot_family(self, agent: str, result: Result) -> tuple[str, str] | None:
+        """The bot family and its category, or None for a browser."""
         automation = _AUTOMATION.search(agent)
         if automation:
-            return _AUTOMATION_SPELLING[automation.group(0).lower()]
+            family = _AUTOMATION_SPELLING[automation.group(0).lower()]
+            return family, bot_category(family)
         crawler = self._crawlers.extract(agent)
         if crawler is not None:
-            return self._crawler_names[int(crawler.family)]
+            index = int(crawler.family)
+            return self._crawler_names[index], self._crawler_categories[index]
         if result.device is not None and result.device.family == "Spider":
-            return "other crawler"  # ua-parser's family may quote the agent: not kept
+            return "other crawler", OTHER_BOT  # ua-parser's family may quote the agent
         if result.user_agent is None and not agent.startswith("Mozilla/"):
-            return "unknown client"  # every browser since 1995 starts with Mozilla/
+            return "unknown client", OTHER_BOT  # every browser since 1995 starts with Mozilla/
         return None
 
 

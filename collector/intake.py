@@ -26,7 +26,7 @@ from collector.channels import acquisition
 from collector.client_address import ClientAddressResolver
 from collector.clock import Clock
 from collector.counters import ACCEPTED, IntakeCounters
-from collector.devices import DeviceDetector
+from collector.devices import OTHER_BOT, DeviceDetector
 from collector.geo import CountryLookup
 from collector.outcome import Dropped, Rejected
 from collector.rate_limit import RateLimiter
@@ -64,7 +64,7 @@ _PREFLIGHT = [
 ]
 _ACCEPTED_TYPES = (b"text/plain", b"application/json")
 _TOO_LARGE = Rejected(413, "body larger than 32 KiB", "too_large")
-_OVERSIZED_AGENT = Dropped("bot", "oversized user agent")
+_OVERSIZED_AGENT = Dropped("bot", "oversized user agent", OTHER_BOT)
 _CLOSE = [(b"connection", b"close")]
 
 _ACCEPTED_START = {
@@ -216,7 +216,9 @@ class Intake:
         result = self._finish(prepared, scope.get("client"), headers)
         if isinstance(result, Dropped):
             site_id = prepared.site.id if prepared.site else 0
-            self._counters.add(result.reason, site_id, result.detail)
+            self._counters.add(result.reason, site_id, result.detail, result.category)
+            if prepared.seen and result is prepared.drop:
+                self._counters.add_unknown(site_id, *prepared.seen)
         else:
             if remember is not None:
                 self._prepared.put(remember, prepared)
@@ -252,14 +254,14 @@ class Intake:
         if isinstance(page, Rejected):
             return page
         if site is None:
-            return Prepared(None, outcome.UNKNOWN_SITE)
+            return Prepared(None, outcome.UNKNOWN_SITE, seen=(page.hostname, event.name))
         if not site.owns_host(page.hostname):
-            return Prepared(site, outcome.HOST_MISMATCH)
+            return Prepared(site, outcome.HOST_MISMATCH, seen=(page.hostname, event.name))
         if len(user_agent) > MAX_USER_AGENT:
             return Prepared(site, late_drop=_OVERSIZED_AGENT)
         software = self._devices.describe(user_agent)
         if software.bot is not None:
-            return Prepared(site, late_drop=Dropped("bot", software.bot))
+            return Prepared(site, late_drop=Dropped("bot", software.bot, software.bot_category))
         referrer = event.referrer
         if referrer is None or len(referrer) <= MAX_CACHED:
             referrer_host, referrer_path = self._scrub_referrer(referrer)
@@ -313,8 +315,9 @@ class Intake:
         address = self._addresses.resolve(client[0] if client else None, headers.forwarded_for)
         if address is None:
             return outcome.BAD_FORWARDED_FOR
-        if not self._rate_limiter.allow(address, site.id):
-            return outcome.RATE_LIMITED
+        refusal = self._rate_limiter.refusal(address, site.id)
+        if refusal:
+            return outcome.RATE_LIMITED if refusal == "client" else outcome.SITE_RATE_LIMITED
         day, salt = self._salts.current(site.timezone)
         visitor = visitor_id(salt, site.domain, address, headers.user_agent)
         country = self._countries.country(address)
@@ -353,6 +356,7 @@ class Prepared:
     drop: Dropped | None = None
     late_drop: Dropped | None = None
     fields: dict[str, Any] = field(default_factory=dict)
+    seen: tuple[str, str] | None = None  # scrubbed host and event name of an unknown host
 
 
 class _ClientGone(Exception):

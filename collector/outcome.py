@@ -24,12 +24,14 @@ class Dropped:
 
     reason: str
     detail: str = ""  # e.g. the bot family; from hush's own lists, never from the request
+    category: str = ""  # the bot family's category (``collector.devices.CATEGORIES``)
 
 
 UNKNOWN_SITE = Dropped("unknown_site")
 HOST_MISMATCH = Dropped("host_mismatch")
 GPC = Dropped("gpc")
 DNT = Dropped("dnt")
-RATE_LIMITED = Dropped("rate_limited")
+RATE_LIMITED = Dropped("rate_limited", "client")
+SITE_RATE_LIMITED = Dropped("rate_limited", "site")
 BAD_FORWARDED_FOR = Dropped("bad_forwarded_for")
 SPAM_REFERRER = Dropped("spam_referrer")

@@ -11,6 +11,9 @@ Once it is full, every network not yet in it shares one overflow bucket of the s
 a full table throttles newcomers together, it never lets everyone through. Sites have a limit
 of their own (``site_per_minute``; 0 is none), checked after the client's, so a client over
 its own limit does not use up its site's.
+
+A refused client's keyed hash is handed to ``LimitedClients`` (the security signals count
+distinct limited clients and the day's slots from it); only a refusal does that work.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import socket
 from hashlib import blake2b
 
 from collector.clock import Clock
+from collector.counters import LimitedClients
 
 WINDOW_SECONDS = 60
 MAX_TRACKED = 200_000
@@ -35,6 +39,7 @@ class RateLimiter:
         site_per_minute: int = 0,
         ipv6_prefix: int = 64,
         max_tracked: int = MAX_TRACKED,
+        limited: LimitedClients | None = None,
     ) -> None:
         if not 1 <= ipv6_prefix <= 128:
             raise ValueError(f"ipv6_prefix must be 1..128, not {ipv6_prefix}")
@@ -47,23 +52,36 @@ class RateLimiter:
         self._window = -1
         self._counts: dict[bytes, int] = {}
         self._sites: dict[int, int] = {}
+        self._limited = limited
+
+    @property
+    def per_minute(self) -> int:
+        return self._limit
+
+    @property
+    def site_per_minute(self) -> int:
+        return self._site_limit
 
     def allow(self, address: str, site_id: int = 0) -> bool:
         """Count one event from ``address`` for ``site_id``; False once either is over."""
+        return not self.refusal(address, site_id)
+
+    def refusal(self, address: str, site_id: int = 0) -> str:
+        """Count one event; '' when allowed, else which limit refused it: client or site."""
         if not self._limit and not self._site_limit:
-            return True
+            return ""
         window = int(self._clock.now() // WINDOW_SECONDS)
         if window != self._window:
             self._window, self._counts, self._sites = window, {}, {}
-        if self._limit and not self._allow_client(address):
-            return False
+        if self._limit and not self._allow_client(address, site_id):
+            return "client"
         if self._site_limit:
             count = self._sites.get(site_id, 0) + 1
             self._sites[site_id] = count  # only registered sites get here: a bounded table
-            return count <= self._site_limit
-        return True
+            return "" if count <= self._site_limit else "site"
+        return ""
 
-    def _allow_client(self, address: str) -> bool:
+    def _allow_client(self, address: str, site_id: int) -> bool:
         token = blake2b(self._network(address), key=self._key, digest_size=8).digest()
         counts = self._counts
         count = counts.get(token)
@@ -71,7 +89,11 @@ class RateLimiter:
             token, count = _OVERFLOW, counts.get(_OVERFLOW, 0)
         count = (count or 0) + 1
         counts[token] = count
-        return count <= self._limit
+        if count <= self._limit:
+            return True
+        if self._limited is not None:
+            self._limited.note(token, site_id)
+        return False
 
     def _network(self, address: str) -> bytes:
         if ":" not in address:

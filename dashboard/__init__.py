@@ -31,6 +31,7 @@ from dashboard.web import (
     login,
     overview,
     realtime,
+    security,
     site_view,
     sites,
     users,
@@ -60,6 +61,7 @@ def routes(
     public_url: str,
     client_key: Callable[[Request], bytes],
     operate: Callable[[Actor, str, dict[str, Any]], dict[str, Any]],
+    limits: security.Limits | None = None,
 ) -> ReadSide:
     keys = ApiKeys(store, clock=clock)
     web = WebContext(
@@ -90,6 +92,8 @@ def routes(
         *users.routes(web),
         *key_pages.routes(web),
         *audit_log.routes(web),
+        # before the site view's: /sites/<domain>/security is not one of its panels
+        *security.routes(web, limits or security.Limits(0, 0, 64)),
         *site_view.routes(web),
         *realtime.routes(web),
         *exports.routes(web),

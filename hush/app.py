@@ -12,7 +12,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -23,8 +25,10 @@ from starlette.routing import Route
 
 import dashboard
 from aggregator import one_time_links, users
+from aggregator.alerts import Alerter, AlertThread
 from aggregator.audit_log import Actor
 from aggregator.jobs import LoaderThread, MaintenanceThread
+from aggregator.loader import LoadReport
 from aggregator.sites import publish_snapshot
 from aggregator.store import Store
 from collector.client_address import ClientAddressResolver
@@ -39,8 +43,17 @@ from collector.sources import SourceTable
 from collector.spool import SpoolWriter
 from collector.visitor import SaltStore
 from dashboard.web.headers import ReadSideHeaders
+from dashboard.web.security import Limits
 from hush.admin.endpoint import AdminEndpoint
 from hush.admin.operations import AdminContext, run_admin
+from hush.metrics import (
+    DURATION_BUCKETS,
+    LATENCY_BUCKETS,
+    SIZE_BUCKETS,
+    Histogram,
+    family,
+    spool_state,
+)
 from hush.settings import Settings
 from snippet.assets import snippet_routes
 
@@ -48,6 +61,7 @@ log = logging.getLogger("hush")
 
 MAINTENANCE_SECONDS = 1.0
 INTAKE_PATHS = frozenset({"/api/event", PIXEL_PATH})
+FAILURES_UNHEALTHY = 3  # loader or maintenance passes failed in a row before /healthz says 503
 
 
 class HushApp:
@@ -74,7 +88,15 @@ class HushApp:
         publish_snapshot(self.store, settings.sites_snapshot_path)
         self.sites = SiteDirectory(settings.sites_snapshot_path)
         self.counters = IntakeCounters(self.clock)
-        self.loader = LoaderThread(self.store, settings.spool_dir, interval=settings.load_interval)
+        self.latency = {group: Histogram(LATENCY_BUCKETS) for group in ("intake", "pages", "api")}
+        self.load_sizes = Histogram(SIZE_BUCKETS)
+        self.load_seconds = Histogram(DURATION_BUCKETS)
+        self.loader = LoaderThread(
+            self.store,
+            settings.spool_dir,
+            interval=settings.load_interval,
+            observe=self._observe_load,
+        )
         self.spool = SpoolWriter(
             settings.spool_dir,
             segment_seconds=settings.segment_seconds,
@@ -94,6 +116,7 @@ class HushApp:
                 self.clock,
                 site_per_minute=settings.site_rate_limit,
                 ipv6_prefix=settings.rate_limit_ipv6_prefix,
+                limited=self.counters.limited,
             ),
             devices=devices or DeviceDetector(),
             countries=CountryLookup(settings.geoip_db),
@@ -130,8 +153,18 @@ class HushApp:
             public_url=settings.dashboard_url,
             client_key=self._client_key,
             operate=self.operate,
+            limits=Limits(
+                settings.rate_limit, settings.site_rate_limit, settings.rate_limit_ipv6_prefix
+            ),
         )
         self.keys = self.read_side.keys
+        self.alerter = Alerter(
+            self.store,
+            self.clock,
+            webhook=settings.alert_webhook,
+            dashboard_url=settings.dashboard_url,
+        )
+        self.alerts = AlertThread(self.alerter, interval=settings.alert_interval)
         routes = [
             *self.read_side.routes,
             *snippet_routes(),
@@ -152,15 +185,28 @@ class HushApp:
         )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] in INTAKE_PATHS:
+        if scope["type"] != "http":
+            await self.web(scope, receive, send)
+            return
+        started = time.perf_counter()
+        path = scope["path"]
+        if path in INTAKE_PATHS:
             await self.intake(scope, receive, send)
+            group = "intake"
         else:
             await self.web(scope, receive, send)
+            group = "api" if path.startswith("/api/") else "pages"
+        self.latency[group].observe(time.perf_counter() - started)
+
+    def _observe_load(self, report: LoadReport, seconds: float) -> None:
+        self.load_sizes.observe(report.events)
+        self.load_seconds.observe(seconds)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app: Starlette) -> AsyncIterator[None]:
         self.loader.start()
         self.maintenance.start()
+        self.alerts.start()
         tasks = [
             asyncio.create_task(self.spool.run(), name="spool"),
             asyncio.create_task(self._maintain(), name="maintenance"),
@@ -181,6 +227,7 @@ class HushApp:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
             self.spool.close()
+            await asyncio.to_thread(self.alerts.stop)
             await asyncio.to_thread(self.maintenance.stop)
             await asyncio.to_thread(self.loader.stop)
             self.settings.server_file.unlink(missing_ok=True)
@@ -239,41 +286,132 @@ class HushApp:
             fh.write(orjson.dumps(info))
         os.replace(path.with_suffix(".tmp"), path)
 
+    def health(self) -> tuple[int, dict[str, Any]]:
+        """``/healthz``: 200 when the store is open, the loader runs and keeps up; else 503
+        with the reasons."""
+        depth, lag = spool_state(self.settings.spool_dir)
+        last = self.loader.last_success
+        body: dict[str, Any] = {
+            "status": "ok",
+            "spool_segments": depth,
+            "spool_lag_seconds": round(lag, 1),
+            "last_load": datetime.fromtimestamp(last, UTC).isoformat() if last else None,
+            "load_failures_in_a_row": self.loader.failures,
+            "maintenance_failures_in_a_row": self.maintenance.failures,
+        }
+        reasons = []
+        if not (self.ready and self.loader.running):
+            body["status"] = "starting"
+            return 503, body
+        if self.loader.failures >= FAILURES_UNHEALTHY:
+            reasons.append(f"the last {self.loader.failures} loads of the spool failed")
+        if self.maintenance.failures >= FAILURES_UNHEALTHY:
+            reasons.append(f"the last {self.maintenance.failures} maintenance passes failed")
+        if self.settings.health_spool_lag and lag > self.settings.health_spool_lag:
+            reasons.append(f"the oldest spool segment has waited {lag:.0f} s to be loaded")
+        if reasons:
+            body.update(status="failing", reasons=reasons)
+            return 503, body
+        return 200, body
+
     async def _healthz(self, _request: Request) -> Response:
-        if self.ready and self.loader.running:
-            return JSONResponse({"status": "ok"})
-        return JSONResponse({"status": "starting"}, status_code=503)
+        status, body = self.health()
+        return JSONResponse(body, status_code=status)
 
     async def _metrics(self, _request: Request) -> Response:
-        lines = [
-            "# HELP hush_intake_requests_total Requests to /api/event by outcome.",
-            "# TYPE hush_intake_requests_total counter",
-        ]
+        lines = family(
+            "hush_intake_requests_total", "counter", "Requests to /api/event by outcome."
+        )
         for reason, n in sorted(self.counters.totals.items()):
             lines.append(f'hush_intake_requests_total{{outcome="{reason}"}} {n}')
+        lines += family(
+            "hush_request_seconds", "histogram", "Time to answer a request, by route group."
+        )
+        for group, histogram in self.latency.items():
+            lines += histogram.lines("hush_request_seconds", f'route="{group}"')
         totals = self.loader.totals
-        lines += [
-            "# HELP hush_loaded_events_total Events loaded from the spool into DuckDB.",
-            "# TYPE hush_loaded_events_total counter",
-            f"hush_loaded_events_total {totals.events}",
-            "# HELP hush_loaded_segments_total Spool segments loaded into DuckDB.",
-            "# TYPE hush_loaded_segments_total counter",
-            f"hush_loaded_segments_total {totals.segments}",
-            "# HELP hush_torn_lines_total Spool lines skipped because they were damaged.",
-            "# TYPE hush_torn_lines_total counter",
-            f"hush_torn_lines_total {totals.torn_lines}",
-            "# HELP hush_live_rollup_passes_total Refreshes of the open days' rollups.",
-            "# TYPE hush_live_rollup_passes_total counter",
-            f"hush_live_rollup_passes_total {self.maintenance.live_passes}",
-            "# HELP hush_live_rollups_total Rebuilds of an open day's provisional rollup.",
-            "# TYPE hush_live_rollups_total counter",
-            f"hush_live_rollups_total {self.maintenance.live_rollups}",
-            "# HELP hush_live_rollup_seconds How long the last refresh that rebuilt a day took.",
-            "# TYPE hush_live_rollup_seconds gauge",
-            f"hush_live_rollup_seconds {self.maintenance.live_seconds:.3f}",
-            "# HELP hush_dashboard_refusals_total Dashboard requests refused, by reason.",
-            "# TYPE hush_dashboard_refusals_total counter",
+        depth, lag = spool_state(self.settings.spool_dir)
+        last = self.maintenance.last_success
+        try:
+            size = self.settings.database_path.stat().st_size
+        except FileNotFoundError:
+            size = 0
+        gauges = [
+            ("hush_loaded_events_total", "counter", "Events loaded from the spool.", totals.events),
+            ("hush_loaded_segments_total", "counter", "Spool segments loaded.", totals.segments),
+            ("hush_torn_lines_total", "counter", "Damaged spool lines skipped.", totals.torn_lines),
+            (
+                "hush_load_failures_total",
+                "counter",
+                "Loads of the spool that failed.",
+                self.loader.failed_passes,
+            ),
+            ("hush_spool_segments", "gauge", "Spool segments waiting to be loaded.", depth),
+            (
+                "hush_spool_lag_seconds",
+                "gauge",
+                "Age of the oldest closed spool segment.",
+                round(lag, 3),
+            ),
+            (
+                "hush_maintenance_failures_total",
+                "counter",
+                "Maintenance passes that failed.",
+                self.maintenance.failed_passes,
+            ),
+            (
+                "hush_rollup_lag_seconds",
+                "gauge",
+                "Seconds since the last maintenance pass (rollups, retention) that worked.",
+                round(time.time() - last, 1) if last else -1,
+            ),
+            (
+                "hush_live_rollup_passes_total",
+                "counter",
+                "Refreshes of the open days' rollups.",
+                self.maintenance.live_passes,
+            ),
+            (
+                "hush_live_rollups_total",
+                "counter",
+                "Rebuilds of an open day's provisional rollup.",
+                self.maintenance.live_rollups,
+            ),
+            (
+                "hush_live_rollup_seconds",
+                "gauge",
+                "How long the last refresh that rebuilt a day took.",
+                round(self.maintenance.live_seconds, 3),
+            ),
+            ("hush_database_bytes", "gauge", "Size of the DuckDB file.", size),
+            (
+                "hush_alerts_sent_total",
+                "counter",
+                "Alerts posted to the webhook.",
+                self.alerter.sent,
+            ),
+            (
+                "hush_alerts_failed_total",
+                "counter",
+                "Alerts whose every post failed.",
+                self.alerter.failed,
+            ),
+            (
+                "hush_alert_evaluation_failures_total",
+                "counter",
+                "Evaluations of the alert rules that failed.",
+                self.alerter.evaluation_failures,
+            ),
         ]
+        for name, kind, text, value in gauges:
+            lines += [*family(name, kind, text), f"{name} {value}"]
+        lines += family("hush_load_batch_events", "histogram", "Events per loader pass.")
+        lines += self.load_sizes.lines("hush_load_batch_events")
+        lines += family("hush_load_seconds", "histogram", "Duration of loader passes.")
+        lines += self.load_seconds.lines("hush_load_seconds")
+        lines += family(
+            "hush_dashboard_refusals_total", "counter", "Dashboard requests refused, by reason."
+        )
         for reason, n in sorted(self.read_side.web.refusals.items()):
             lines.append(f'hush_dashboard_refusals_total{{reason="{reason}"}} {n}')
         return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -130,6 +130,18 @@ class Settings:
         "Bytes of request line and headers accepted per request (at most 100 headers);"
         " larger heads are answered 431.",
     )
+    alert_webhook: str = _setting(
+        "",
+        "A URL (http or https) that receives a JSON POST when a security rule fires; empty:"
+        " alerts are only listed in the security view.",
+    )
+    alert_interval: float = _setting(
+        60.0, "Seconds between evaluations of the security rules for alerts; 0: never."
+    )
+    health_spool_lag: float = _setting(
+        300.0,
+        "Seconds the oldest spool segment may wait to be loaded before /healthz answers 503.",
+    )
 
     def __post_init__(self) -> None:
         if self.audit_retention_days < 180:
@@ -152,6 +164,8 @@ class Settings:
                 f" HUSH_MAX_HEADER_BYTES at least 1024 (got {self.max_connections},"
                 f" {self.request_timeout}, {self.max_header_bytes})"
             )
+        if self.alert_webhook and not re.match(r"^https?://[^\s]+$", self.alert_webhook):
+            raise SettingsError("HUSH_ALERT_WEBHOOK: expected an http:// or https:// URL")
         if self.geoip_db is not None and not self.geoip_db.is_file():
             raise SettingsError(f"HUSH_GEOIP_DB={self.geoip_db}: no such file")
         if self.salt_dir.resolve().is_relative_to(self.data_dir.resolve()):

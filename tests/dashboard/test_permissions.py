@@ -44,6 +44,8 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("GET", "/sites/{domain}/export"): "traffic.export",
     ("GET", "/sites/{domain}/{panel}.csv"): "traffic.export",
     ("GET", "/sites/{domain}/{panel}"): "traffic.read",
+    ("GET", "/security"): "security.read",
+    ("GET", "/sites/{domain}/security"): "security.read",
 }
 # Routes with their own door: the Stats and Sites APIs (a Bearer key; the Sites API only an
 # admin's, tests/dashboard/conformance), probes and public assets.

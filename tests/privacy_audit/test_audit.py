@@ -220,7 +220,7 @@ def _sql(statement: str) -> Callable[[Store], None]:
         (lambda s: insert_event(s, props={"192.0.2.77": "x"}), P1, "events.props"),
         (lambda s: insert_event(s, path="/2001%3Adb8%3A%3A17"), P1, "events.path"),
         (
-            _sql("INSERT INTO intake_counts VALUES (now(), 0, 'bot', 1, '203.0.113.9')"),
+            _sql("INSERT INTO intake_counts VALUES (now(), 0, 'bot', 1, '203.0.113.9', '')"),
             P1,
             "intake_counts.detail",
         ),
