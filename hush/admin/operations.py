@@ -58,7 +58,7 @@ def run_admin(
     if group == "keys":
         return _keys(context, op, args, audit)
     if group == "goals":
-        return _goals(context, op, args, audit)
+        return _goals(context, op, args, audit, actor)
     match op:
         case "audit.database":
             today = datetime.fromtimestamp(now, UTC).date()
@@ -90,6 +90,8 @@ def run_admin(
                 audit("retention.run", "raw events", changes={"raw_events_deleted": report.deleted})
             return {"lines": report.lines(dry_run=dry_run), "deleted": report.deleted}
         case "sites.list":
+            if actor.type == "api_key":  # every Sites API call is on record, reads included
+                audit("site.list", "all sites")
             return {"sites": [asdict(s) for s in sites.list_sites(store)]}
         case _:
             raise AdminError(f"unknown operation {op!r}")
@@ -215,7 +217,9 @@ def _keys(context: AdminContext, op: str, args: dict[str, Any], audit: Any) -> d
     raise AdminError(f"unknown operation {op!r}")
 
 
-def _goals(context: AdminContext, op: str, args: dict[str, Any], audit: Any) -> dict[str, Any]:
+def _goals(
+    context: AdminContext, op: str, args: dict[str, Any], audit: Any, actor: Actor
+) -> dict[str, Any]:
     """A site's goals (DESIGN §4). A change re-rolls the days whose raw events are kept, so
     the rollups count the goals as they are now."""
     store = context.store
@@ -225,6 +229,8 @@ def _goals(context: AdminContext, op: str, args: dict[str, Any], audit: Any) -> 
         raise AdminError(f"{domain} is not a site")
     match op:
         case "goals.list":
+            if actor.type == "api_key":
+                audit("goal.list", site.domain)
             return {"goals": [_goal(g) for g in goals.list_goals(store, site.id)]}
         case "goals.add":
             goal, created = goals.add_goal(
