@@ -16,9 +16,9 @@ from tests.web.conftest import PASSWORD, Opener, add_user
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 NAV = {
-    "admin": ["Sites", "Audit log", "Sites settings", "Users", "API keys", "Account"],
+    "admin": ["Sites", "Security", "Audit log", "Sites settings", "Users", "API keys", "Account"],
     "marketing": ["Sites", "API keys", "Account"],
-    "security": ["Sites", "Audit log", "Account"],
+    "security": ["Sites", "Security", "Audit log", "Account"],
 }
 
 
