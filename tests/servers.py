@@ -165,10 +165,13 @@ class HushClient:
     def metric(self, name: str, **params: Any) -> int:
         return int(self.results("aggregate", metrics=name, **params)[name]["value"])
 
-    def wait_for_events(self, count: int, *, site: str = "example.com", **params: Any) -> None:
+    def wait_for_events(
+        self, count: int, *, site: str = "example.com", timeout: float = 10.0, **params: Any
+    ) -> None:
         """Wait until the Stats API counts ``count`` events today (they load within ~1 s)."""
         wait_until(
             lambda: self.metric("events", site_id=site, period="day", **params) >= count,
+            timeout=timeout,
             what=f"{count} events in the Stats API",
         )
         assert self.metric("events", site_id=site, period="day", **params) == count
