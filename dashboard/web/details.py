@@ -23,19 +23,15 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from aggregator.queries import Filter, QueryError
-from aggregator.sites import Site, find_site, list_sites
+from aggregator.sites import Site, find_site
 from dashboard.accounts.guard import Who
 from dashboard.report import Report
 from dashboard.web.context import WebContext, bind
-from dashboard.web.filter_names import FILTERABLE, dimension_name
 from dashboard.web.numbers import METRIC_NAMES, shown
 from dashboard.web.panels import PANELS, Panel, Tab, country_names, label, shown_dimension
-from dashboard.web.site_view import _chips, view_state
+from dashboard.web.site_view import frame, view_state
 from dashboard.web.view_state import (
-    COMPARISONS,
     MAX_VALUE_LENGTH,
-    OPERATORS,
-    PERIODS,
     ViewFilter,
     ViewState,
 )
@@ -244,30 +240,6 @@ def added_filter(request: Request, state: ViewState, here: str) -> Response:
     wanted = ViewFilter(params.get("fo", "is"), params.get("fp", ""), values)
     target = state.url(here, f=[*(f.param for f in state.filters), wanted.param])
     return RedirectResponse(target, 303)  # read_state refuses a bad one with a message
-
-
-def frame(ctx: WebContext, who: Who, site: Site, state: ViewState, here: str) -> dict[str, Any]:
-    """What the top bar and the filter chips partials need."""
-    return {
-        "site": site,
-        "state": state,
-        "here": here,
-        "sites": [
-            d
-            for d in who.sites([s.domain for s in list_sites(ctx.store)])
-            if who.may("traffic.read", site=d)
-        ],
-        "periods": PERIODS,
-        "comparisons": COMPARISONS,
-        "operators": OPERATORS,
-        "chips": _chips(state, here),
-        "previous": state.shifted(here, -1),
-        "next": state.shifted(here, 1),
-        "problems": list(state.problems),
-        "k": ctx.min_visitors,
-        "filter_choices": [(d, dimension_name(d)) for d in FILTERABLE],
-        "suggestions": [],
-    }
 
 
 def _view(

@@ -27,10 +27,10 @@ from dashboard.report import Report
 from dashboard.threshold import suppress
 from dashboard.web import graph as graphs
 from dashboard.web.context import WebContext, bind
-from dashboard.web.details import added_filter, frame
+from dashboard.web.details import added_filter
 from dashboard.web.numbers import shown
 from dashboard.web.panels import label
-from dashboard.web.site_view import PanelRow
+from dashboard.web.site_view import PanelRow, frame
 from dashboard.web.view_state import ViewState, read_state
 
 CURRENT_MINUTES = 5

@@ -140,26 +140,7 @@ def _view(ctx: WebContext, request: Request, who: Who, site: Site) -> dict[str, 
     keep = (*(f"{key}_tab" for key in PANELS), "prop")
     state = view_state(ctx, request, site, keep=keep)
     report = Report(ctx.store, site, state, ctx.min_visitors, ctx.now())
-    values: dict[str, Any] = {
-        "site": site,
-        "state": state,
-        "here": path,
-        "sites": [
-            d
-            for d in who.sites([s.domain for s in list_sites(ctx.store)])
-            if who.may("traffic.read", site=d)
-        ],
-        "periods": PERIODS,
-        "comparisons": COMPARISONS,
-        "operators": OPERATORS,
-        "chips": _chips(state, path),
-        "previous": state.shifted(path, -1),
-        "next": state.shifted(path, 1),
-        "problems": list(state.problems),
-        "k": ctx.min_visitors,
-        "filter_choices": [(d, dimension_name(d)) for d in FILTERABLE],
-        "suggestions": [],
-    }
+    values = frame(ctx, who, site, state, path)
     if not has_events(ctx.store, site.id):
         values.update(_empty(ctx, site))
         return values
@@ -324,6 +305,30 @@ def _goals(report: Report, path: str) -> dict[str, Any]:
         for row in rows
     )
     return {"rows": tuple(shown_rows), "problem": "", "defined": True}
+
+
+def frame(ctx: WebContext, who: Who, site: Site, state: ViewState, here: str) -> dict[str, Any]:
+    """What the top bar and the filter chips partials need."""
+    return {
+        "site": site,
+        "state": state,
+        "here": here,
+        "sites": [
+            d
+            for d in who.sites([s.domain for s in list_sites(ctx.store)])
+            if who.may("traffic.read", site=d)
+        ],
+        "periods": PERIODS,
+        "comparisons": COMPARISONS,
+        "operators": OPERATORS,
+        "chips": _chips(state, here),
+        "previous": state.shifted(here, -1),
+        "next": state.shifted(here, 1),
+        "problems": list(state.problems),
+        "k": ctx.min_visitors,
+        "filter_choices": [(d, dimension_name(d)) for d in FILTERABLE],
+        "suggestions": [],
+    }
 
 
 def _chips(state: ViewState, path: str) -> list[tuple[str, str]]:
