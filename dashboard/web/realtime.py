@@ -30,7 +30,7 @@ from dashboard.web.context import WebContext, bind
 from dashboard.web.details import added_filter
 from dashboard.web.numbers import shown
 from dashboard.web.panels import label
-from dashboard.web.site_view import PanelRow, frame
+from dashboard.web.site_view import PanelRow, frame, no_such_site
 from dashboard.web.view_state import ViewState, read_state
 
 CURRENT_MINUTES = 5
@@ -47,14 +47,7 @@ async def realtime_page(ctx: WebContext, request: Request) -> Response:
     who = ctx.require(request, "traffic.read", site=domain)
     site = find_site(ctx.store, domain)
     if site is None:
-        return ctx.render(
-            request,
-            "error.html",
-            status=404,
-            heading="No such site",
-            message=f"hush counts no site called {domain}.",
-            detail="",
-        )
+        return no_such_site(ctx, request, domain)
     here = f"/sites/{site.domain}/realtime"
     state = realtime_state(ctx, request, site)
     if "fp" in request.query_params:

@@ -29,6 +29,7 @@ from dashboard.accounts.guard import Who
 from dashboard.accounts.throttle import FREE_FAILURES_ACCOUNT, FREE_FAILURES_CLIENT
 from dashboard.web import security_charts as charts
 from dashboard.web.context import WebContext, bind
+from dashboard.web.site_view import no_such_site
 from dashboard.web.view_state import PERIODS, ViewState, read_state
 
 ACTION = "security.read"
@@ -62,14 +63,7 @@ class SecurityPages:
         who = ctx.require(request, ACTION, site=domain)
         site = find_site(ctx.store, domain)
         if site is None:
-            return ctx.render(
-                request,
-                "error.html",
-                status=404,
-                heading="No such site",
-                message=f"hush counts no site called {domain}.",
-                detail="",
-            )
+            return no_such_site(ctx, request, domain)
         values = await run_in_threadpool(self._view, request, who, site)
         return ctx.render(request, "security.html", **values)
 

@@ -97,18 +97,23 @@ async def site_page(ctx: WebContext, request: Request) -> Response:
     who = ctx.require(request, "traffic.read", site=domain)
     site = find_site(ctx.store, domain)
     if site is None:
-        return ctx.render(
-            request,
-            "error.html",
-            status=404,
-            heading="No such site",
-            message=f"hush counts no site called {domain}.",
-            detail="",
-        )
+        return no_such_site(ctx, request, domain)
     if "fp" in request.query_params:
         return _add_filter(ctx, request, site)
     values = await run_in_threadpool(_view, ctx, request, who, site)
     return ctx.render(request, "site.html", **values)
+
+
+def no_such_site(ctx: WebContext, request: Request, domain: str) -> Response:
+    """The 404 page of a site view (traffic, realtime, security) for a domain hush lacks."""
+    return ctx.render(
+        request,
+        "error.html",
+        status=404,
+        heading="No such site",
+        message=f"hush counts no site called {domain}.",
+        detail="",
+    )
 
 
 def _add_filter(ctx: WebContext, request: Request, site: Site) -> Response:
