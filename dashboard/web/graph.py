@@ -97,10 +97,13 @@ def build(
         )
         for i in range(0, n, every)
     )
-    y_ticks = tuple(
-        Tick(HEIGHT - BOTTOM - f * (HEIGHT - TOP - BOTTOM), shown(metric, top * f))
-        for f in (0, 0.5, 1)
-    )
+    # A whole-number metric on an axis of 1 would label its middle line "0" too: a line whose
+    # label an earlier one already has is left out.
+    y_ticks: tuple[Tick, ...] = ()
+    for f in (0, 0.5, 1):
+        label = shown(metric, top * f)
+        if all(tick.text != label for tick in y_ticks):
+            y_ticks += (Tick(HEIGHT - BOTTOM - f * (HEIGHT - TOP - BOTTOM), label),)
     return Graph(
         metric,
         _polyline(done),
