@@ -6,11 +6,19 @@
 // the focus, or Ctrl, Alt or ⌘ is held; ? opens the dialog that lists them.
 (function () {
   'use strict';
+  // Arrow keys on a closed select change its value at each press: then the page waits for
+  // Enter (or the Show button) instead of reloading on every step (WCAG 3.2.2).
   var pickers = document.querySelectorAll('select[data-autosubmit]');
   for (var i = 0; i < pickers.length; i++) {
+    pickers[i].addEventListener('keydown', function (event) {
+      var select = event.currentTarget;
+      select.stepping = !event.altKey && /^(Arrow|Home$|End$|Page)|^.$/.test(event.key) && event.key !== ' ';
+      if (event.key === 'Enter' && select.value !== 'custom') { event.preventDefault(); select.form.submit(); }
+    });
     pickers[i].addEventListener('change', function (event) {
-      var form = event.currentTarget.form;
-      if (event.currentTarget.value !== 'custom') form.submit();
+      var select = event.currentTarget;
+      if (!select.stepping && select.value !== 'custom') select.form.submit();
+      select.stepping = false;
     });
   }
   var help = document.getElementById('shortcuts');
