@@ -128,6 +128,8 @@ class SecurityPages:
             "here": here,
             "sites": [s.domain for s in readable],
             "periods": PERIODS,
+            "previous": state.shifted(here, -1),
+            "next": state.shifted(here, 1),
             # No comparison here: each signal has its own baseline (bands, spikes).
             "shortcuts": shortcuts(
                 state,

@@ -147,6 +147,9 @@ def test_shortcuts_follow_the_links_their_help_lists(tab: Opener) -> None:
     assert me.console_errors == []
     me = marketing(tab, "sec@example.com")
     page = me.open(SITE + "/security?period=day")
+    assert page.get_by_role("link", name="Previous period").is_visible()  # as on the site view
+    press_and_load(page, "ArrowLeft")
+    assert urlsplit(page.url).path == SITE + "/security" and query(page)["date"]
     press_and_load(page, "w")
     assert urlsplit(page.url).path == SITE + "/security" and query(page)["period"] == ["7d"]
     stays(page, "x")  # the security view has no comparison
