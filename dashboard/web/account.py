@@ -5,7 +5,7 @@ shortcuts are on (WCAG 2.1.4: they can be turned off; stored with the user, so n
 from __future__ import annotations
 
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from aggregator import users
@@ -60,17 +60,21 @@ async def change_preferences(ctx: WebContext, request: Request) -> Response:
             target=who.user.email,
             changes={"keyboard_shortcuts": [before, on]},
         )
-    return RedirectResponse("/account?saved=1", 303)
+    request.scope.pop("who", None)  # guard.current caches the user: read it again, changed
+    return _page(ctx, request, who.user.role, notice="Preferences saved.")
 
 
 def _page(
-    ctx: WebContext, request: Request, role: str, *, status: int = 200, error: str = ""
+    ctx: WebContext,
+    request: Request,
+    role: str,
+    *,
+    status: int = 200,
+    error: str = "",
+    notice: str = "",
 ) -> Response:
-    notices = {
-        "changed": "Password changed; your other sessions have ended.",
-        "saved": "Preferences saved.",
-    }
-    notice = next((text for name, text in notices.items() if request.query_params.get(name)), "")
+    if request.query_params.get("changed") == "1":
+        notice = "Password changed; your other sessions have ended."
     return ctx.render(
         request,
         "account.html",
