@@ -44,6 +44,7 @@ VIEWS = [
     ("security-site", "security", "/sites/example.com/security?period=day"),
     ("security-all", "security", "/security?period=7d"),
 ]
+SHORTCUTS_HELP = "/sites/example.com?period=day&compare=previous_period"  # ? opens it
 CONTROLS = (
     'a[href], button, input:not([type="hidden"]), select, textarea, summary,'
     ' [tabindex]:not([tabindex="-1"])'
@@ -51,7 +52,8 @@ CONTROLS = (
 # Marks every control a person can see with data-walk="<n>" and returns how to name each.
 MARK_CONTROLS = """selector => {
   const named = [];
-  for (const el of document.querySelectorAll(selector)) {
+  const scope = document.querySelector('dialog:modal') || document;  // the rest is inert
+  for (const el of scope.querySelectorAll(selector)) {
     if (el.disabled || el.closest('[inert]')) continue;
     if (!el.checkVisibility({visibilityProperty: true})) continue;
     const box = el.getBoundingClientRect();
@@ -91,13 +93,15 @@ class Walk:
         return [name for n, name in enumerate(self.controls) if n not in set(self.reached)]
 
 
-def walk(page: Page) -> Walk:
-    """Open every disclosure, then Tab from the top of the page until the focus leaves it."""
-    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
+def walk(page: Page, *, disclosures: bool = True) -> Walk:
+    """Open every disclosure, then Tab from the top of the page until the focus leaves it (or
+    of its open modal dialog)."""
+    if disclosures:
+        page.evaluate("() => document.querySelectorAll('details').forEach(d => d.open = true)")
     controls: list[str] = page.evaluate(MARK_CONTROLS, CONTROLS)
     page.evaluate(  # the next Tab starts from the top, whatever has autofocus
-        """() => { const body = document.body; body.tabIndex = -1; body.focus();
-        body.removeAttribute('tabindex'); window.scrollTo(0, 0); }"""
+        """() => { const top = document.querySelector('dialog:modal') || document.body;
+        top.tabIndex = -1; top.focus(); top.removeAttribute('tabindex'); window.scrollTo(0, 0); }"""
     )
     reached: list[int] = []
     unseen: list[str] = []
@@ -163,8 +167,14 @@ def test_tab_reaches_every_control_of_every_view_with_a_visible_focus(tab: Opene
         found = walk(tabs[role].open(path))
         assert len(found.controls) > 3, (name, found.controls)
         unreached[name], unseen[name] = found.unreached, found.unseen_focus
-    assert unreached == {name: [] for name, _, _ in VIEWS}, json.dumps(unreached, indent=1)
-    assert unseen == {name: [] for name, _, _ in VIEWS}, json.dumps(unseen, indent=1)
+    page = tabs["marketing"].open(SHORTCUTS_HELP)
+    page.keyboard.press("?")
+    found = walk(page, disclosures=False)
+    assert len(found.controls) > 10
+    unreached["shortcuts-help"], unseen["shortcuts-help"] = found.unreached, found.unseen_focus
+    names = [name for name, _, _ in VIEWS] + ["shortcuts-help"]
+    assert unreached == {key: [] for key in names}, json.dumps(unreached, indent=1)
+    assert unseen == {key: [] for key in names}, json.dumps(unseen, indent=1)
     for me in tabs.values():
         assert me.console_errors == [] and me.foreign_requests() == []
 
@@ -194,4 +204,9 @@ def test_axe_finds_no_serious_violation_on_any_view(tab: Opener, scheme: str) ->
         page = tabs[role].open(path)
         found[name] = axe_violations(page)
         tabs[role].shoot(f"view-{name}-{scheme}")
-    assert found == {name: [] for name, _, _ in VIEWS}, json.dumps(found, indent=1)
+    page = tabs["marketing"].open(SHORTCUTS_HELP)
+    page.keyboard.press("?")
+    found["shortcuts-help"] = axe_violations(page)
+    tabs["marketing"].shoot(f"view-shortcuts-help-{scheme}")
+    names = [name for name, _, _ in VIEWS] + ["shortcuts-help"]
+    assert found == {key: [] for key in names}, json.dumps(found, indent=1)
