@@ -12,8 +12,12 @@
   for (var i = 0; i < pickers.length; i++) {
     pickers[i].addEventListener('keydown', function (event) {
       var select = event.currentTarget;
-      select.stepping = !event.altKey && /^(Arrow|Home$|End$|Page)|^.$/.test(event.key) && event.key !== ' ';
-      if (event.key === 'Enter' && select.value !== 'custom') { event.preventDefault(); select.form.submit(); }
+      var key = event.key;
+      select.stepping = !event.altKey && key !== ' ' && /^(Arrow|Page|Home$|End$|.$)/.test(key);
+      if (key === 'Enter' && select.value !== 'custom') {
+        event.preventDefault();
+        select.form.submit();
+      }
     });
     pickers[i].addEventListener('change', function (event) {
       var select = event.currentTarget;
