@@ -30,6 +30,7 @@ class User:
     role: str
     sites: tuple[str, ...]  # domains granted; admins read every site whatever this holds
     has_password: bool
+    keyboard_shortcuts: bool = True  # the dashboard's single-key shortcuts (WCAG 2.1.4)
 
     @property
     def reads_every_site(self) -> bool:
@@ -110,6 +111,14 @@ def set_password(store: Store, user_id: int, password_hash: str) -> None:
         login_sessions.end_all(cur, user_id)
 
 
+def set_keyboard_shortcuts(store: Store, user_id: int, *, on: bool) -> None:
+    """Turn a user's dashboard keyboard shortcuts on or off (their sessions go on)."""
+    with store.write() as cur:
+        cur.execute(
+            "UPDATE users SET keyboard_shortcuts = $on WHERE id = $id", {"on": on, "id": user_id}
+        )
+
+
 def remove_user(store: Store, email: str) -> User:
     """Delete a user, their sessions, links and keys."""
     user = require_user(store, email)
@@ -166,7 +175,8 @@ def user_count(store: Store) -> int:
 
 _SELECT = (
     "SELECT u.id, u.email, u.role, list(s.domain ORDER BY s.domain) FILTER (s.domain IS NOT NULL),"
-    " u.password_hash <> '' FROM users u LEFT JOIN user_sites g ON g.user_id = u.id"
+    " u.password_hash <> '', u.keyboard_shortcuts"
+    " FROM users u LEFT JOIN user_sites g ON g.user_id = u.id"
     " LEFT JOIN sites s ON s.id = g.site_id"
 )
 
@@ -178,7 +188,7 @@ def _find(store: Store, condition: str, value: object) -> User | None:
 
 
 def _user(row: tuple[Any, ...]) -> User:
-    return User(row[0], row[1], row[2], tuple(row[3] or ()), bool(row[4]))
+    return User(row[0], row[1], row[2], tuple(row[3] or ()), bool(row[4]), bool(row[5]))
 
 
 def _site_ids(store: Store, domains: tuple[str, ...]) -> list[int]:

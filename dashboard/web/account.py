@@ -1,5 +1,6 @@
-"""``/account``: who you are, what your role lets you do, and a new password (your other
-sessions end; this browser gets a new session id)."""
+"""``/account``: who you are, what your role lets you do, a new password (your other
+sessions end; this browser gets a new session id), and whether the dashboard's single-key
+shortcuts are on (WCAG 2.1.4: they can be turned off; stored with the user, so no cookie)."""
 
 from __future__ import annotations
 
@@ -46,17 +47,41 @@ async def change_password(ctx: WebContext, request: Request) -> Response:
     return start_session(ctx, who.user.id, "/account?changed=1")
 
 
+async def change_preferences(ctx: WebContext, request: Request) -> Response:
+    who = ctx.require(request, "account")
+    form = await ctx.form(request, who)
+    on = form.get("keyboard_shortcuts") == "on"
+    before = who.user.keyboard_shortcuts
+    if on != before:
+        users.set_keyboard_shortcuts(ctx.store, who.user.id, on=on)
+        ctx.audit(
+            who.actor,
+            "account.preferences",
+            target=who.user.email,
+            changes={"keyboard_shortcuts": [before, on]},
+        )
+    request.scope.pop("who", None)  # guard.current caches the user: read it again, changed
+    return _page(ctx, request, who.user.role, notice="Preferences saved.")
+
+
 def _page(
-    ctx: WebContext, request: Request, role: str, *, status: int = 200, error: str = ""
+    ctx: WebContext,
+    request: Request,
+    role: str,
+    *,
+    status: int = 200,
+    error: str = "",
+    notice: str = "",
 ) -> Response:
-    changed = request.query_params.get("changed") == "1"
+    if request.query_params.get("changed") == "1":
+        notice = "Password changed; your other sessions have ended."
     return ctx.render(
         request,
         "account.html",
         status=status,
         role_summary=ROLE_SUMMARY[role],
         error=error,
-        notice="Password changed; your other sessions have ended." if changed else "",
+        notice=notice,
     )
 
 
@@ -64,4 +89,5 @@ def routes(ctx: WebContext) -> list[Route]:
     return [
         Route("/account", bind(ctx, account_page), methods=["GET"]),
         Route("/account/password", bind(ctx, change_password), methods=["POST"]),
+        Route("/account/preferences", bind(ctx, change_preferences), methods=["POST"]),
     ]

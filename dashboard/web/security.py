@@ -29,6 +29,7 @@ from dashboard.accounts.guard import Who
 from dashboard.accounts.throttle import FREE_FAILURES_ACCOUNT, FREE_FAILURES_CLIENT
 from dashboard.web import security_charts as charts
 from dashboard.web.context import WebContext, bind
+from dashboard.web.shortcuts import shortcuts
 from dashboard.web.site_view import no_such_site
 from dashboard.web.view_state import PERIODS, ViewState, read_state
 
@@ -127,6 +128,15 @@ class SecurityPages:
             "here": here,
             "sites": [s.domain for s in readable],
             "periods": PERIODS,
+            "previous": state.shifted(here, -1),
+            "next": state.shifted(here, 1),
+            # No comparison here: each signal has its own baseline (bands, spikes).
+            "shortcuts": shortcuts(
+                state,
+                periods_at=here,
+                realtime=state.url(here, period="realtime", date=None, interval=None),
+                compare=False,
+            ),
             "problems": list(state.problems),
             "rules": rules,
             "rate_rule": rules.rate_limit_rule(

@@ -31,6 +31,7 @@ from dashboard.web.context import WebContext, bind
 from dashboard.web.filter_names import FILTERABLE, dimension_name
 from dashboard.web.numbers import DEFINITIONS, METRIC_NAMES, Change, change, shown
 from dashboard.web.panels import PANELS, Panel, Tab, label, shown_dimension
+from dashboard.web.shortcuts import Shortcut, shortcuts
 from dashboard.web.sites import snippet_tag
 from dashboard.web.view_state import (
     COMPARISONS,
@@ -333,7 +334,15 @@ def frame(ctx: WebContext, who: Who, site: Site, state: ViewState, here: str) ->
         "k": ctx.min_visitors,
         "filter_choices": [(d, dimension_name(d)) for d in FILTERABLE],
         "suggestions": [],
+        "shortcuts": _shortcuts(site, state, here),
     }
+
+
+def _shortcuts(site: Site, state: ViewState, here: str) -> tuple[Shortcut, ...]:
+    home, realtime = f"/sites/{site.domain}", f"/sites/{site.domain}/realtime"
+    if here == realtime:  # its periods are the site view's
+        return shortcuts(replace(state, extra=()), periods_at=home, realtime=here, compare=True)
+    return shortcuts(state, periods_at=here, realtime=realtime, compare=True)
 
 
 def _chips(state: ViewState, path: str) -> list[tuple[str, str]]:

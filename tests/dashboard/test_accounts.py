@@ -211,6 +211,67 @@ def test_a_new_password_needs_twelve_characters_and_nothing_else(hush: Harness) 
     assert hush.client.post("/account/password", data=plain, headers=ORIGIN).status_code == 200
 
 
+def shortcuts_switch(page: str) -> str:
+    """What a page tells the script about the keyboard shortcuts: ``on`` or ``off``."""
+    found = re.search(r'<body data-shortcuts="(on|off)">', page)
+    assert found, page[:300]
+    return found.group(1)
+
+
+def test_keyboard_shortcuts_are_on_until_the_user_turns_them_off(hush: Harness) -> None:
+    log_in(hush, "mo@example.com")
+    site = hush.client.get("/sites/example.com").text
+    assert shortcuts_switch(site) == "on"
+    assert 'data-key="w"' in site  # the links the keys follow
+    assert 'id="keyboard_shortcuts" name="keyboard_shortcuts" type="checkbox" value="on"' in (
+        hush.client.get("/account").text
+    )
+    response = hush.client.post(
+        "/account/preferences", data={"csrf": csrf_of(hush)}, headers=ORIGIN
+    )  # the box unticked: the browser sends no keyboard_shortcuts at all
+    assert response.status_code == 200 and "Preferences saved." in response.text
+    assert shortcuts_switch(hush.client.get("/sites/example.com").text) == "off"
+    assert " checked" not in re.sub(r"(?s).*Keyboard shortcuts(.*?)</form>.*", r"\1", response.text)
+    hush.client.post(
+        "/account/preferences",
+        data={"csrf": csrf_of(hush), "keyboard_shortcuts": "on"},
+        headers=ORIGIN,
+    )
+    assert shortcuts_switch(hush.client.get("/sites/example.com").text) == "on"
+
+
+def test_the_preference_belongs_to_the_user_not_the_browser(hush: Harness) -> None:
+    log_in(hush, "mo@example.com")
+    response = hush.client.post(
+        "/account/preferences", data={"csrf": csrf_of(hush)}, headers=ORIGIN, follow_redirects=False
+    )
+    assert "set-cookie" not in response.headers  # stored with the user: no cookie, no storage
+    hush.client.cookies.clear()
+    log_in(hush, "mo@example.com")  # a new session, as from another browser
+    assert shortcuts_switch(hush.client.get("/sites/example.com").text) == "off"
+    hush.client.cookies.clear()
+    log_in(hush, "ana@example.com")
+    assert shortcuts_switch(hush.client.get("/sites/example.com").text) == "on"
+
+
+def test_a_change_of_preference_is_audited_and_a_forged_one_changes_nothing(
+    hush: Harness,
+) -> None:
+    log_in(hush, "mo@example.com")
+    forged = hush.client.post("/account/preferences", data={"csrf": "guessed"}, headers=ORIGIN)
+    assert forged.status_code == 403
+    assert shortcuts_switch(hush.client.get("/account").text) == "on"
+    token = csrf_of(hush)
+    for _ in range(2):  # the second is no change and no entry
+        hush.client.post("/account/preferences", data={"csrf": token}, headers=ORIGIN)
+    found = audit_log.entries(hush.app.store, Filters(), limit=1000)
+    changed = [e for e in found if e.action == "account.preferences"]
+    assert [(e.target, e.actor.email, e.result) for e in changed] == [
+        ("mo@example.com", "mo@example.com", "ok")
+    ]
+    assert changed[0].changes == {"keyboard_shortcuts": [True, False]}
+
+
 def test_the_setup_link_creates_the_first_admin_once(tmp_path: Path, clock: ManualClock) -> None:
     with in_process(tmp_path, clock=clock) as hush:
         token = one_time_links.issue(hush.app.store, one_time_links.SETUP, now=clock.now())

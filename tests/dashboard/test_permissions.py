@@ -24,6 +24,7 @@ ROUTES: dict[tuple[str, str], str | None] = {
     ("POST", "/reset/{token}"): None,
     ("GET", "/account"): "account",
     ("POST", "/account/password"): "account",
+    ("POST", "/account/preferences"): "account",
     ("GET", "/settings/sites"): "sites.manage",
     ("POST", "/settings/sites/add"): "sites.manage",
     ("POST", "/settings/sites/change"): "sites.manage",

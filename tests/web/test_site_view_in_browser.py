@@ -1,11 +1,10 @@
 """The marketing view in a real browser: a marketing user changes the period, compares,
 filters by clicking a row, removes the chip and goes back; what visitors' browsers sent is shown
-as text and never runs, whatever it holds; axe-core finds no serious or critical violation,
-light or dark. Screenshots at 1280 and 390 px, light and dark, go to tests/artifacts/."""
+as text and never runs, whatever it holds. axe-core's check of every view, light and dark, is
+in test_every_view_in_browser.py. Screenshots at 1280 and 390 px go to tests/artifacts/."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -14,7 +13,7 @@ import pytest
 from playwright.sync_api import Page
 
 from tests.servers import ProcessServer
-from tests.web.conftest import ARTIFACTS, Opener, add_user
+from tests.web.conftest import Opener, add_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
@@ -122,26 +121,6 @@ def test_what_visitors_sent_is_shown_as_text_and_never_runs(
     me.shoot("site-hostile")
     assert me.foreign_requests() == []
     assert me.console_errors == []
-
-
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_serious_violation(hush: ProcessServer, tab: Opener, scheme: str) -> None:
-    me = tab()
-    me.page.emulate_media(color_scheme=scheme)
-    me.log_in("mo@example.com")
-    found: dict[str, list[str]] = {}
-    for name, view in [
-        ("site", "/sites/example.com?period=7d&compare=previous_period"),
-        ("overview", "/"),
-        ("account", "/account"),
-        ("keys", "/settings/keys"),
-    ]:
-        page = me.open(view)
-        found[view] = axe_violations(page)
-        me.shoot(f"{name}-{scheme}")
-    me.open("/logout")
-    assert found == {view: [] for view in found}, json.dumps(found, indent=1)
-    assert ARTIFACTS.exists()
 
 
 def test_details_sort_search_and_exports_in_the_browser(

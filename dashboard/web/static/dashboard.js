@@ -1,13 +1,50 @@
 // The dashboard's only script, and optional: every view works without it. It submits the
-// period, comparison and property pickers as soon as they change, and makes the graph's
-// buckets reachable by keyboard (Tab to the graph, then ← and →; Esc closes the tooltip).
+// period, comparison and property pickers as soon as they change, makes the graph's buckets
+// reachable by keyboard (Tab to the graph, then ← and →; Esc closes the tooltip), and follows
+// the keyboard shortcuts' links (<a data-key> in the #shortcuts dialog) when their key is
+// pressed, unless <body data-shortcuts="off"> (the user's choice in /account), a field has
+// the focus, or Ctrl, Alt or ⌘ is held; ? opens the dialog that lists them.
 (function () {
   'use strict';
+  // Arrow keys on a closed select change its value at each press: then the page waits for
+  // Enter (or the Show button) instead of reloading on every step (WCAG 3.2.2).
   var pickers = document.querySelectorAll('select[data-autosubmit]');
   for (var i = 0; i < pickers.length; i++) {
+    pickers[i].addEventListener('keydown', function (event) {
+      var select = event.currentTarget;
+      var key = event.key;
+      select.stepping = !event.altKey && key !== ' ' && /^(Arrow|Page|Home$|End$|.$)/.test(key);
+      if (key === 'Enter' && select.value !== 'custom') {
+        event.preventDefault();
+        select.form.submit();
+      }
+    });
     pickers[i].addEventListener('change', function (event) {
-      var form = event.currentTarget.form;
-      if (event.currentTarget.value !== 'custom') form.submit();
+      var select = event.currentTarget;
+      if (!select.stepping && select.value !== 'custom') select.form.submit();
+      select.stepping = false;
+    });
+  }
+  var help = document.getElementById('shortcuts');
+  if (help && help.showModal && document.body.getAttribute('data-shortcuts') === 'on') {
+    var links = {};
+    var keyed = help.querySelectorAll('a[data-key]');
+    for (var k = 0; k < keyed.length; k++) links[keyed[k].getAttribute('data-key')] = keyed[k];
+    var opener = document.querySelector('[data-shortcuts-open]');
+    opener.hidden = false;
+    opener.addEventListener('click', function () { help.showModal(); });
+    document.addEventListener('keydown', function (event) {
+      var target = event.target;
+      if (event.defaultPrevented || event.ctrlKey || event.altKey || event.metaKey) return;
+      if (event.shiftKey && event.key !== '?') return;
+      if (target.isContentEditable || /^(INPUT|SELECT|TEXTAREA)$/.test(target.tagName)) return;
+      if (event.key === '?') {
+        event.preventDefault();
+        if (help.open) help.close(); else help.showModal();
+      } else if (Object.prototype.hasOwnProperty.call(links, event.key)) {
+        event.preventDefault();
+        window.location.assign(links[event.key].href);
+      }
     });
   }
   var figure = document.querySelector('figure[data-graph]');
