@@ -34,7 +34,9 @@ _VIEW_DIMENSIONS = (
     GOAL,
     "time:hour",
 )
-# ... by each filter that a click on a row of those panels (or of their other tabs) sets.
+# ... by each filter that a click on a row of those panels (or of their other tabs) sets. Not
+# entry and exit pages: with them the pairs would take 52k rows a day instead of 7k at 10M
+# events over 90 days (entry page by page alone: 12k), so those views read raw events.
 _FILTERED_BY = (
     "visit:source",
     "visit:channel",
@@ -45,8 +47,6 @@ _FILTERED_BY = (
     "visit:device",
     "visit:browser",
     "visit:os",
-    "visit:entry_page",
-    "visit:exit_page",
     "event:page",
     GOAL,
 )
