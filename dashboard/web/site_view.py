@@ -150,37 +150,43 @@ def _view(ctx: WebContext, request: Request, who: Who, site: Site) -> dict[str, 
     if not has_events(ctx.store, site.id):
         values.update(_empty(ctx, site))
         return values
-    metrics = _card_metrics(state)
-    metric = state.metric if state.metric in metrics else "visitors"
     try:
-        # The view's queries are independent and DuckDB runs each in its own cursor without the
-        # GIL: asked together, the page waits for the slowest, not for their sum.
-        with ThreadPoolExecutor(max_workers=QUERY_THREADS) as pool:
-            cards = pool.submit(_cards, report, path, metrics)
-            current = pool.submit(report.series, metric)
-            compared = (
-                pool.submit(report.series, metric, compared=True) if state.comparison else None
-            )
-            panels = [pool.submit(_panel, report, PANELS[key], request, path) for key in PANELS]
-            props = pool.submit(_props, report, request, path)
-            goals = pool.submit(_goals, report, path)
-            values["cards"] = cards.result()
-            values["graph"] = graphs.build(
-                metric,
-                current.result(),
-                compared.result() if compared else None,
-                interval=state.interval,
-            )
-            values["panels"] = [panel.result() for panel in panels]
-            values["props"] = props.result()
-            values["goals"] = goals.result()
-        values["suggestions"] = sorted(
-            {row.label for view in values["panels"] for row in view.rows if row.url}
-        )
+        view_figures(report, request, path, values)
     except QueryError as exc:
         values["problems"].append(f"{exc}. Ask for a shorter range, or one without that filter.")
         values.setdefault("cards", [])
     return values
+
+
+def view_figures(report: Report, request: Request, path: str, values: dict[str, Any]) -> None:
+    """Put every figure of the view in ``values`` (cards, graph, panels, custom properties,
+    goals), as the template reads them: what ``benchmarks/dashboard`` times as the view's
+    data. A QueryError leaves the figures made before it."""
+    state = report.state
+    metrics = _card_metrics(state)
+    metric = state.metric if state.metric in metrics else "visitors"
+    # The view's queries are independent and DuckDB runs each in its own cursor without the
+    # GIL: asked together, the page waits for the slowest, not for their sum.
+    with ThreadPoolExecutor(max_workers=QUERY_THREADS) as pool:
+        cards = pool.submit(_cards, report, path, metrics)
+        current = pool.submit(report.series, metric)
+        compared = pool.submit(report.series, metric, compared=True) if state.comparison else None
+        panels = [pool.submit(_panel, report, PANELS[key], request, path) for key in PANELS]
+        props = pool.submit(_props, report, request, path)
+        goals = pool.submit(_goals, report, path)
+        values["cards"] = cards.result()
+        values["graph"] = graphs.build(
+            metric,
+            current.result(),
+            compared.result() if compared else None,
+            interval=state.interval,
+        )
+        values["panels"] = [panel.result() for panel in panels]
+        values["props"] = props.result()
+        values["goals"] = goals.result()
+    values["suggestions"] = sorted(
+        {row.label for view in values["panels"] for row in view.rows if row.url}
+    )
 
 
 def _card_metrics(state: ViewState) -> tuple[str, ...]:
