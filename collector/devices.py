@@ -191,6 +191,11 @@ class DeviceDetector:
         self._cached = lru_cache(maxsize=CACHE_SIZE)(self._describe)
         self.describe("Mozilla/5.0")  # pay for the lazy initialisation now, not per request
 
+    def cached(self) -> tuple[int, int]:
+        """Agents in the cache, and how many it holds at most."""
+        info = self._cached.cache_info()
+        return info.currsize, info.maxsize or 0
+
     def describe(self, agent: str) -> Software:
         """The software behind ``agent``; only its first ``MAX_AGENT`` characters are read."""
         return self._cached(agent[:MAX_AGENT])
