@@ -77,6 +77,11 @@ class Store:
         self._config: dict[str, str | int] = {}
         if memory_limit:
             self._config["memory_limit"] = memory_limit
+            # DuckDB's allocator keeps freed memory for reuse up to these thresholds (128 and
+            # 512 MiB by default): in a bounded server that would sit beside the limit, unused
+            # (each load of 10,000 events left ~10 MiB more resident).
+            self._config["allocator_flush_threshold"] = "0MiB"
+            self._config["allocator_bulk_deallocation_flush_threshold"] = "0MiB"
         if threads:
             self._config["threads"] = threads
         try:

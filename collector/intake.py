@@ -39,7 +39,8 @@ from collector.visitor import SaltStore, visitor_id
 log = logging.getLogger("hush.intake")
 
 MAX_BODY = 32 * 1024
-CACHE_SIZE = 8192
+CACHE_SIZE = 8192  # prepared events (~1.1 KiB each: ~9 MiB at most)
+TEXT_CACHE_SIZE = 4096  # scrubbed pages and referrers (~0.7 KiB each: ~3 MiB each at most)
 MAX_CACHED = 1024  # characters of a URL or referrer worth caching
 # Real browsers send 100-400 characters; past this an agent is dropped as a bot
 # ("oversized user agent") before anything parses, caches or hashes it.
@@ -116,8 +117,8 @@ class Intake:
         # Pages and referrers repeat heavily, so their scrubbed forms are cached (keyed by the
         # text the browser sent, in memory only; long texts are not cached). Addresses never
         # are: they live only as long as their request.
-        self._scrub_page = lru_cache(maxsize=CACHE_SIZE)(_scrub_page)
-        self._scrub_referrer = lru_cache(maxsize=CACHE_SIZE)(scrub_referrer)
+        self._scrub_page = lru_cache(maxsize=TEXT_CACHE_SIZE)(_scrub_page)
+        self._scrub_referrer = lru_cache(maxsize=TEXT_CACHE_SIZE)(scrub_referrer)
         # Whole bodies repeat too (the same page view from the same browser software); the
         # sites version in the key retires entries when a site's settings change. An entry
         # goes in only once its event was accepted: refused requests (GPC, rate-limited, bots,
