@@ -324,8 +324,10 @@ def test_the_server_keeps_todays_rollup_current(tmp_path: Path) -> None:
             # each one shows in the rollup within a rebuild or two, without anyone asking; a
             # rebuild waits ten times as long as the last one took, which a busy machine stretches
             wait_until(
-                lambda n=n: _provisional(store, today) == (True, False)
-                and run_query(store, pageviews) == [{"pageviews": n + 1}],
+                lambda n=n: (
+                    _provisional(store, today) == (True, False)
+                    and run_query(store, pageviews) == [{"pageviews": n + 1}]
+                ),
                 timeout=30,
                 what=f"page view {n + 1} in today's rollup",
             )
