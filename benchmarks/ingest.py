@@ -132,6 +132,7 @@ class Verification:
     cpu_us_with_backlog: float
     database_bytes: int
     wal_bytes: int
+    peak_rss_mib: float  # VmHWM: the most hush held from its start to the last count
 
     @property
     def dropped(self) -> int:
@@ -354,6 +355,7 @@ def _run_hush(
         cpu_with_backlog = _cpu_seconds(pid) - before
         _wait_for_todays_rollup(server)
         events, pageviews = _stats_count(port, key)
+        peak = _rss_mib(pid, "VmHWM")
     runs = [run for run in (warmup, result) if run is not None]
     database = data_dir / "hush.duckdb"
     wal = data_dir / "hush.duckdb.wal"
@@ -368,6 +370,7 @@ def _run_hush(
         cpu_us_with_backlog=cpu_with_backlog * 1e6 / result.requests,
         database_bytes=database.stat().st_size if database.exists() else 0,
         wal_bytes=wal.stat().st_size if wal.exists() else 0,
+        peak_rss_mib=peak,
     )
     target = _target("hush serve", result, warmup, cpu, rss)
     return target, verification
@@ -549,11 +552,11 @@ def _cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
 
 
-def _rss_mib(pid: int) -> float:
+def _rss_mib(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
+        if line.startswith(f"{field}:"):
             return int(line.split()[1]) / 1024
-    raise BenchmarkFailed(f"no VmRSS in /proc/{pid}/status")
+    raise BenchmarkFailed(f"no {field} in /proc/{pid}/status")
 
 
 def _machine_busy_seconds() -> float:
@@ -620,7 +623,11 @@ def _print_target(target: TargetResult) -> None:
 def _print_extra_hush(verification: Verification) -> None:
     print(
         "  server CPU / request, with loading the backlog after the run: "
-        f"{verification.cpu_us_with_backlog:.1f} µs\n"
+        f"{verification.cpu_us_with_backlog:.1f} µs"
+    )
+    print(
+        "  server RSS at its peak (start to the last count, loading and rollups included): "
+        f"{verification.peak_rss_mib:.1f} MiB\n"
     )
 
 
@@ -683,7 +690,10 @@ def _print_summary(
             "CPU µs/req min / hush",
             f"{minimal.cpu_us_per_request:.0f} / {hush.cpu_us_per_request:.0f}",
         ),
-        ("RSS MiB min / hush", f"{minimal.rss_mib:.0f} / {hush.rss_mib:.0f}"),
+        (
+            "RSS MiB min / hush (hush peak)",
+            f"{minimal.rss_mib:.0f} / {hush.rss_mib:.0f} ({v.peak_rss_mib:.0f})",
+        ),
         ("bytes/event", f"{v.bytes_per_event:.1f}"),
         (
             "acknowledged / stored",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
@@ -39,7 +39,8 @@ from collector.visitor import SaltStore, visitor_id
 log = logging.getLogger("hush.intake")
 
 MAX_BODY = 32 * 1024
-CACHE_SIZE = 8192
+CACHE_SIZE = 8192  # prepared events (~1.1 KiB each: ~9 MiB at most)
+TEXT_CACHE_SIZE = 4096  # scrubbed pages and referrers (~0.7 KiB each: ~3 MiB each at most)
 MAX_CACHED = 1024  # characters of a URL or referrer worth caching
 # Real browsers send 100-400 characters; past this an agent is dropped as a bot
 # ("oversized user agent") before anything parses, caches or hashes it.
@@ -116,14 +117,29 @@ class Intake:
         # Pages and referrers repeat heavily, so their scrubbed forms are cached (keyed by the
         # text the browser sent, in memory only; long texts are not cached). Addresses never
         # are: they live only as long as their request.
-        self._scrub_page = lru_cache(maxsize=CACHE_SIZE)(_scrub_page)
-        self._scrub_referrer = lru_cache(maxsize=CACHE_SIZE)(scrub_referrer)
+        self._scrub_page = lru_cache(maxsize=TEXT_CACHE_SIZE)(_scrub_page)
+        self._scrub_referrer = lru_cache(maxsize=TEXT_CACHE_SIZE)(scrub_referrer)
         # Whole bodies repeat too (the same page view from the same browser software); the
         # sites version in the key retires entries when a site's settings change. An entry
         # goes in only once its event was accepted: refused requests (GPC, rate-limited, bots,
         # unknown sites) cannot evict what real visitors use. Keys are at most 2 KiB of text,
         # so the cache holds at most ~16 MiB of keys.
         self._prepared: BoundedCache[tuple[bytes, str, int], Prepared] = BoundedCache(CACHE_SIZE)
+
+    def cached(self) -> dict[str, tuple[int, int]]:
+        """Entries and capacity of each cache, for /metrics (none of them holds an address)."""
+        pages, referrers = self._scrub_page.cache_info(), self._scrub_referrer.cache_info()
+        return {
+            "prepared": (len(self._prepared), CACHE_SIZE),
+            "pages": (pages.currsize, pages.maxsize or 0),
+            "referrers": (referrers.currsize, referrers.maxsize or 0),
+            "agents": self._devices.cached(),
+        }
+
+    @property
+    def tracked_clients(self) -> int:
+        """Client networks the rate limiter counts in its current window."""
+        return self._rate_limiter.tracked
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
@@ -270,9 +286,8 @@ class Intake:
         if referrer_host and self._sources.is_spam(referrer_host):
             return Prepared(site, late_drop=outcome.SPAM_REFERRER)
         came = acquisition(self._sources, site, page, referrer_host, referrer_path)
-        return Prepared(
-            site,
-            fields={
+        fields = orjson.dumps(
+            {
                 "s": site.id,
                 "n": event.name,
                 "h": page.hostname,
@@ -297,7 +312,10 @@ class Intake:
                 "dv": software.device,
                 "ch": came.channel,
             },
+            option=orjson.OPT_APPEND_NEWLINE,
         )
+        # The spool line's tail, serialised once: per request only its head is formatted.
+        return Prepared(site, tail=fields[1:])
 
     def _finish(
         self, prepared: Prepared, client: tuple[str, int] | None, headers: _Headers
@@ -323,15 +341,14 @@ class Intake:
         country = self._countries.country(address)
         del address  # the last use: from here on the event holds nothing that identifies
         self._counters.add(ACCEPTED, site.id)
-        return orjson.dumps(
-            {
-                "t": int(self._clock.now() * 1000),
-                "d": day.toordinal() - _UNIX_EPOCH_ORDINAL,
-                "v": visitor,
-                "c": country,
-                **prepared.fields,
-            },
-            option=orjson.OPT_APPEND_NEWLINE,
+        # The country is "" or two ASCII letters (collector.geo), the rest are integers: the
+        # head needs no escaping.
+        return b'{"t":%d,"d":%d,"v":%d,"c":"%s",%s' % (
+            int(self._clock.now() * 1000),
+            day.toordinal() - _UNIX_EPOCH_ORDINAL,
+            visitor,
+            country.encode(),
+            prepared.tail,
         )
 
     async def _reject(self, send: Any, rejected: Rejected) -> None:
@@ -350,12 +367,13 @@ _UNIX_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 @dataclass(frozen=True, slots=True)
 class Prepared:
     """What an event will be, short of its sender: the site, an early drop (unknown site, host
-    mismatch), a drop decided after GPC and DNT (bot, referrer spam), or the spool fields."""
+    mismatch), a drop decided after GPC and DNT (bot, referrer spam), or the spool line's tail
+    (its fields after the sender's: ``"s":…}`` and the newline)."""
 
     site: Site | None
     drop: Dropped | None = None
     late_drop: Dropped | None = None
-    fields: dict[str, Any] = field(default_factory=dict)
+    tail: bytes = b"}\n"
     seen: tuple[str, str] | None = None  # scrubbed host and event name of an unknown host
 
 

@@ -62,6 +62,11 @@ class RateLimiter:
     def site_per_minute(self) -> int:
         return self._site_limit
 
+    @property
+    def tracked(self) -> int:
+        """Client networks counted in the current window (at most ``max_tracked`` + 1)."""
+        return len(self._counts)
+
     def allow(self, address: str, site_id: int = 0) -> bool:
         """Count one event from ``address`` for ``site_id``; False once either is over."""
         return not self.refusal(address, site_id)

@@ -59,5 +59,24 @@ def spool_state(spool_dir: Path) -> tuple[int, float]:
     return depth, (time.time() - oldest) if oldest is not None else 0.0
 
 
+_STATUS_FIELDS = {"VmRSS": "resident", "VmHWM": "peak", "RssAnon": "anonymous", "RssFile": "file"}
+
+
+def process_memory() -> dict[str, int]:
+    """This process's memory from ``/proc/self/status``, in bytes: resident (RSS), its peak,
+    and the resident part that is anonymous (heap) or file-backed (libraries, mapped data)."""
+    found = {}
+    try:
+        with open("/proc/self/status", "rb") as fh:
+            for line in fh:
+                name, _, rest = line.partition(b":")
+                key = _STATUS_FIELDS.get(name.decode())
+                if key:
+                    found[key] = int(rest.split()[0]) * 1024  # the kernel counts in kB
+    except OSError:  # not Linux
+        pass
+    return found
+
+
 def family(name: str, kind: str, help: str) -> list[str]:
     return [f"# HELP {name} {help}", f"# TYPE {name} {kind}"]

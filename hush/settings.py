@@ -17,6 +17,8 @@ from typing import Any
 
 from collector.client_address import Network
 
+_SIZE = re.compile(r"^\d+(\.\d+)?\s*([KMGT]i?B|B)$", re.IGNORECASE)
+
 
 class SettingsError(ValueError):
     """A setting has a value hush cannot use; the message names the variable and the value."""
@@ -142,6 +144,17 @@ class Settings:
         300.0,
         "Seconds the oldest spool segment may wait to be loaded before /healthz answers 503.",
     )
+    duckdb_memory_limit: str = _setting(
+        "64MiB",
+        "Memory DuckDB may use for its buffers and queries (KiB, MiB, GiB); past it, big"
+        " queries spill to a temporary directory beside the database. Empty: DuckDB's own"
+        " default, 80% of the machine's memory.",
+    )
+    duckdb_threads: int = _setting(
+        1,
+        "Threads each DuckDB query may use; 0: one per core. One leaves the other cores to the"
+        " intake's event loop (queries still run side by side, one thread each).",
+    )
 
     def __post_init__(self) -> None:
         if self.audit_retention_days < 180:
@@ -163,6 +176,11 @@ class Settings:
                 "HUSH_MAX_CONNECTIONS must be at least 1, HUSH_REQUEST_TIMEOUT above 0 and"
                 f" HUSH_MAX_HEADER_BYTES at least 1024 (got {self.max_connections},"
                 f" {self.request_timeout}, {self.max_header_bytes})"
+            )
+        if self.duckdb_memory_limit and not _SIZE.match(self.duckdb_memory_limit):
+            raise SettingsError(
+                f"HUSH_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r}: expected a size such"
+                " as 96MiB or 1GiB"
             )
         if self.alert_webhook and not re.match(r"^https?://[^\s]+$", self.alert_webhook):
             raise SettingsError("HUSH_ALERT_WEBHOOK: expected an http:// or https:// URL")

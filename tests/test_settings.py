@@ -30,6 +30,9 @@ def test_every_setting_is_documented_in_the_readme() -> None:
             id="salts inside the data dir",
         ),
         pytest.param({"HUSH_CONFIG": "/nonexistent.toml"}, "HUSH_CONFIG=", id="config"),
+        pytest.param(
+            {"HUSH_DUCKDB_MEMORY_LIMIT": "lots"}, "HUSH_DUCKDB_MEMORY_LIMIT='lots'", id="memory"
+        ),
     ],
 )
 def test_bad_values_are_refused_naming_the_variable(env: dict[str, str], message: str) -> None:

@@ -21,7 +21,6 @@ from aggregator.retention import purge_raw
 from aggregator.rollups import reroll_kept_days, roll_up_pending
 from aggregator.store import Store
 from collector.clock import Clock
-from demo import generate_demo
 from privacy_audit import check_database
 from privacy_audit.audit_log import check_audit_log
 
@@ -66,6 +65,8 @@ def run_admin(
             checks.append(check_audit_log(store))
             return {"checks": [asdict(check) for check in checks]}
         case "demo":
+            from demo import generate_demo  # pyarrow (~25 MiB) only in a server that makes one
+
             made = generate_demo(
                 store,
                 site=str(args.get("site") or "demo.example"),

@@ -1,0 +1,54 @@
+"""What ``hush serve`` holds: DuckDB runs with the memory limit and threads it was given, and
+/metrics says how much memory the process, DuckDB and each cache hold."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from tests.harness import in_process
+
+
+def _gauge(metrics: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} (\S+)$", metrics, re.MULTILINE)
+    assert match, f"{name} missing from /metrics"
+    return float(match.group(1))
+
+
+def test_duckdb_gets_the_memory_limit_and_threads_of_the_settings(tmp_path: Path) -> None:
+    with in_process(tmp_path, HUSH_DUCKDB_MEMORY_LIMIT="48MiB", HUSH_DUCKDB_THREADS="2") as hush:
+        with hush.app.store.read() as cur:
+            row = cur.execute(
+                "SELECT current_setting('memory_limit'), current_setting('threads')"
+            ).fetchone()
+        assert row == ("48.0 MiB", 2)
+
+
+def test_the_defaults_suit_a_small_machine(tmp_path: Path) -> None:
+    with in_process(tmp_path) as hush:
+        with hush.app.store.read() as cur:
+            row = cur.execute(
+                "SELECT current_setting('memory_limit'), current_setting('threads')"
+            ).fetchone()
+        assert row == ("64.0 MiB", 1)
+
+
+def test_metrics_say_what_the_process_holds(tmp_path: Path) -> None:
+    with in_process(tmp_path) as hush:
+        hush.store_events(
+            {"n": "pageview", "u": "https://example.com/a", "d": "example.com"},
+            {"n": "pageview", "u": "https://example.com/b", "d": "example.com"},
+        )
+        metrics = hush.client.get("/metrics").text
+    resident = _gauge(metrics, 'hush_process_memory_bytes{kind="resident"}')
+    assert 20 * 2**20 < resident <= _gauge(metrics, 'hush_process_memory_bytes{kind="peak"}')
+    assert _gauge(metrics, 'hush_process_memory_bytes{kind="anonymous"}') < resident
+    assert _gauge(metrics, "hush_duckdb_memory_bytes") > 0  # the events just loaded
+    assert _gauge(metrics, "hush_duckdb_temporary_bytes") >= 0
+    assert _gauge(metrics, "hush_geo_mapped_bytes") > 1_000_000
+    assert _gauge(metrics, 'hush_cache_entries{cache="prepared"}') == 2
+    assert _gauge(metrics, 'hush_cache_entries{cache="pages"}') == 2
+    for cache in ("prepared", "pages", "referrers", "agents"):
+        capacity = _gauge(metrics, f'hush_cache_capacity{{cache="{cache}"}}')
+        assert 0 < _gauge(metrics, f'hush_cache_entries{{cache="{cache}"}}') <= capacity
+    assert _gauge(metrics, "hush_rate_limit_tracked_clients") == 1
