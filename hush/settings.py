@@ -138,6 +138,11 @@ class Settings:
     alert_interval: float = _setting(
         60.0, "Seconds between evaluations of the security rules for alerts; 0: never."
     )
+    collectors: int = _setting(
+        1,
+        "Collector processes on the port: `hush serve` starts this many minus one `hush"
+        " collect` processes beside itself (SO_REUSEPORT) and restarts any that dies.",
+    )
     health_spool_lag: float = _setting(
         300.0,
         "Seconds the oldest spool segment may wait to be loaded before /healthz answers 503.",
@@ -164,6 +169,8 @@ class Settings:
                 f" HUSH_MAX_HEADER_BYTES at least 1024 (got {self.max_connections},"
                 f" {self.request_timeout}, {self.max_header_bytes})"
             )
+        if self.collectors < 1:
+            raise SettingsError(f"HUSH_COLLECTORS={self.collectors}: expected 1 or more")
         if self.alert_webhook and not re.match(r"^https?://[^\s]+$", self.alert_webhook):
             raise SettingsError("HUSH_ALERT_WEBHOOK: expected an http:// or https:// URL")
         if self.geoip_db is not None and not self.geoip_db.is_file():
@@ -185,6 +192,17 @@ class Settings:
     @property
     def sites_snapshot_path(self) -> Path:
         return self.data_dir / "sites.json"
+
+    @property
+    def web_socket(self) -> Path:
+        """The Unix socket (mode 0600) on which ``hush serve`` takes the requests a collector
+        process forwards (everything but the intake and the snippet)."""
+        return self.data_dir / "web.sock"
+
+    @property
+    def collectors_dir(self) -> Path:
+        """Where each ``hush collect`` process answers its own /healthz and /metrics."""
+        return self.data_dir / "collectors"
 
     @property
     def server_file(self) -> Path:
