@@ -196,11 +196,12 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
         return 2
     # Beside the port: the socket collector processes forward dashboard requests to.
     web = unix_socket(settings.web_socket)
+    server = uvicorn_server(settings, app, limits=limits)
     supervisor = Supervisor(settings, settings.collectors - 1)
     if settings.collectors > 1:
-        supervisor.start()
+        supervisor.start(after=lambda: server.started)
     try:
-        uvicorn_server(settings, app, limits=limits).run(sockets=[port, web])
+        server.run(sockets=[port, web])
     finally:
         if settings.collectors > 1:
             supervisor.stop()

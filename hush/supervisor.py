@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from hush.collector_app import control_socket
@@ -68,12 +69,16 @@ class Supervisor:
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="collectors", daemon=True)
         self.restarts = 0
+        self._after: Callable[[], bool] = lambda: True
 
     @property
     def pids(self) -> list[int]:
         return [c.process.pid for c in self._children if c.process and c.process.poll() is None]
 
-    def start(self) -> None:
+    def start(self, *, after: Callable[[], bool] = lambda: True) -> None:
+        """Start the children once ``after()`` is true (the server is up: they would only slow
+        its start on a small machine, and it publishes the sites snapshot they read)."""
+        self._after = after
         self._thread.start()
 
     def stop(self) -> None:
@@ -82,6 +87,9 @@ class Supervisor:
         self._thread.join()
 
     def _run(self) -> None:
+        while not self._after():
+            if self._stopping.wait(TICK_SECONDS / 4):
+                return
         for child in self._children:
             self._spawn(child)
         while not self._stopping.wait(TICK_SECONDS):
