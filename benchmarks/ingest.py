@@ -3,6 +3,7 @@
 Run it through ``benchmarks/ingest`` (which installs the bench extra and wrk first):
 
     benchmarks/ingest [--duration 15] [--connections 64] [--threads 2] [--warmup 3]
+                      [--collectors N]
 
 Both targets run in this one invocation, each as its own process on a free 127.0.0.1 port, under
 the same uvicorn settings, and get the very same requests from ``benchmarks/event.lua``. For each
@@ -13,6 +14,10 @@ loader has caught up, the Stats API and ``/metrics`` must count exactly as many 
 counted 2xx answers (warm-up included; event.lua makes sure no event is in flight when wrk
 stops). Exits 1 if they differ or anything fails; every process it started is stopped, Ctrl-C
 included, and its temp dirs are removed.
+
+With ``--collectors N`` hush runs as ``hush serve --collectors N``: the server and N - 1
+``hush collect`` processes on the one port. Then it also prints, for each process, the events it
+took, its CPU time per event and its resident memory at the end.
 """
 
 from __future__ import annotations
@@ -97,6 +102,17 @@ def _target(
     return TargetResult(
         name, run, warmup, cpu * 1e6 / run.requests, rss, max(others, 0) / run.wall_seconds
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessShare:
+    """One hush process of a run: what it took and what it cost."""
+
+    role: str  # "hush serve" or "hush collect"
+    pid: int
+    events: int  # requests to /api/event it answered (every outcome)
+    cpu_seconds: float
+    rss_mib: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,12 +217,14 @@ def main() -> int:
         _print_header(args)
         minimal = _run_minimal(args, processes)
         _print_target(minimal)
-        hush, verification = _run_hush(args, processes, temp_dirs)
+        hush, verification, shares = _run_hush(args, processes, temp_dirs)
         _print_target(hush)
         _print_extra_hush(verification)
+        if args.collectors > 1:
+            _print_shares(shares, hush.wrk)
         _print_comparison(minimal, hush)
         _print_verification(verification)
-        _print_summary(args, minimal, hush, verification)
+        _print_summary(args, minimal, hush, verification, shares)
         if not verification.ok:
             raise BenchmarkFailed("acknowledged and stored events differ (see above)")
         if args.enforce_target and not _target_met(minimal, hush):
@@ -246,6 +264,12 @@ def _parse_args() -> argparse.Namespace:
         help="HUSH_RATE_LIMIT for the run (0, off: wrk's few addresses would be limited)",
     )
     parser.add_argument(
+        "--collectors",
+        type=int,
+        default=1,
+        help="run hush serve --collectors N: N processes on the port (1)",
+    )
+    parser.add_argument(
         "--enforce-target",
         action="store_true",
         help=f"exit 1 unless hush/minimal >= {TARGET_RATIO} and p99 < {TARGET_P99_MS:g} ms",
@@ -255,6 +279,8 @@ def _parse_args() -> argparse.Namespace:
         parser.error("--duration must be >= 1, --warmup >= 0, --threads >= 1")
     if args.connections < args.threads:
         parser.error("--connections must be at least --threads")
+    if args.collectors < 1:
+        parser.error("--collectors must be at least 1")
     return args
 
 
@@ -322,7 +348,7 @@ def _run_minimal(args: argparse.Namespace, processes: Processes) -> TargetResult
 
 def _run_hush(
     args: argparse.Namespace, processes: Processes, temp_dirs: list[Path]
-) -> tuple[TargetResult, Verification]:
+) -> tuple[TargetResult, Verification, list[ProcessShare]]:
     data_dir = Path(tempfile.mkdtemp(prefix="hush-bench-data-"))
     temp_dirs.append(data_dir)
     shm = Path("/dev/shm")
@@ -340,19 +366,27 @@ def _run_hush(
     key = _hush_cli(["keys", "add", "--name", "bench"], env).strip().splitlines()[-1].strip()
     port = _free_port()
     argv = [str(VENV_BIN / "hush"), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    argv += ["--collectors", str(args.collectors)]
     with _server(processes, argv, port=port, ready=("/healthz", 200), env=env) as server:
         pid = server.proc.pid
         print(f"hush serve: pid {pid}, http://127.0.0.1:{port}, data in {data_dir}", flush=True)
+        collectors = _wait_for_collectors(server, data_dir / "collectors", args.collectors - 1)
+        if collectors:
+            print(f"hush collect: pids {', '.join(map(str, collectors))}", flush=True)
+        pids = [pid, *collectors]
         warmup = None
         if args.warmup:
             warmup = _wrk(args, port, args.warmup, processes)
             _wait_loaded(server)
-        before = _cpu_seconds(pid)
+        before = {p: _cpu_seconds(p) for p in pids}
+        taken_before = _taken(data_dir / "collectors", collectors)
         result = _wrk(args, port, args.duration, processes)
-        cpu = _cpu_seconds(pid) - before
-        rss = _rss_mib(pid)
+        cpus = {p: _cpu_seconds(p) - before[p] for p in pids}
+        rsses = {p: _rss_mib(p) for p in pids}
+        taken = _taken(data_dir / "collectors", collectors)
+        cpu, rss = sum(cpus.values()), sum(rsses.values())
         metrics = _wait_loaded(server)
-        cpu_with_backlog = _cpu_seconds(pid) - before
+        cpu_with_backlog = sum(_cpu_seconds(p) - before[p] for p in pids)
         _wait_for_todays_rollup(server)
         events, pageviews = _stats_count(port, key)
         peak = _rss_mib(pid, "VmHWM")
@@ -373,7 +407,59 @@ def _run_hush(
         peak_rss_mib=peak,
     )
     target = _target("hush serve", result, warmup, cpu, rss)
-    return target, verification
+    theirs = {p: taken[p] - taken_before[p] for p in collectors}
+    shares = [
+        ProcessShare(
+            "hush serve", pid, result.requests - sum(theirs.values()), cpus[pid], rsses[pid]
+        ),
+        *(ProcessShare("hush collect", p, theirs[p], cpus[p], rsses[p]) for p in collectors),
+    ]
+    return target, verification, shares
+
+
+def _wait_for_collectors(server: Server, sockets: Path, count: int) -> list[int]:
+    """The pids of the server's ``count`` collector processes, once each answers its socket."""
+    deadline = time.monotonic() + 60
+    while True:
+        _check_alive(server)
+        found = sorted(sockets.glob("*.sock")) if sockets.is_dir() else []
+        ready = [int(path.stem) for path in found if _unix_get(path, "/healthz")[0] == 200]
+        if len(ready) >= count:
+            return ready[:count]
+        if time.monotonic() > deadline:
+            raise BenchmarkFailed(f"{len(ready)} of {count} collector processes started in 60 s")
+        time.sleep(0.1)
+
+
+def _taken(sockets: Path, pids: list[int]) -> dict[int, int]:
+    """Requests to /api/event each collector process answered so far (its own /metrics)."""
+    taken = {}
+    for pid in pids:
+        status, body = _unix_get(sockets / f"{pid}.sock", "/metrics")
+        if status != 200:
+            raise BenchmarkFailed(f"collector {pid} did not answer its socket ({status})")
+        counts = re.findall(rb'^hush_intake_requests_total\{outcome="\w+"\} (\d+)$', body, re.M)
+        taken[pid] = sum(int(n) for n in counts)
+    return taken
+
+
+def _unix_get(path: Path, target: str) -> tuple[int, bytes]:
+    """GET ``target`` over the Unix socket ``path``: (status, body), or (0, b"") if unreachable."""
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(str(path))
+            sock.sendall(
+                f"GET {target} HTTP/1.1\r\nhost: hush\r\nconnection: close\r\n\r\n".encode()
+            )
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+    except OSError:
+        return 0, b""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    parts = head.split(b" ", 2)
+    return (int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0), body
 
 
 def _hush_cli(argv: list[str], env: dict[str, str]) -> str:
@@ -631,6 +717,20 @@ def _print_extra_hush(verification: Verification) -> None:
     )
 
 
+def _print_shares(shares: list[ProcessShare], run: WrkResult) -> None:
+    print("  each process (CPU over the measured run, all its threads; RSS at its end):")
+    for share in shares:
+        own = share.cpu_seconds * 1e6 / max(share.events, 1)
+        every = share.cpu_seconds * 1e6 / run.requests
+        print(
+            f"    {share.role:<12} pid {share.pid:<7} {share.events:>9,} events "
+            f"({share.events / run.requests:5.1%})  {share.cpu_seconds / run.seconds:4.2f} cores  "
+            f"{own:6.1f} µs per own event, {every:6.1f} µs per event of all  "
+            f"RSS {share.rss_mib:5.1f} MiB"
+        )
+    print()
+
+
 def _target_met(minimal: TargetResult, hush: TargetResult) -> bool:
     return hush.wrk.rate / minimal.wrk.rate >= TARGET_RATIO and hush.wrk.p99_ms < TARGET_P99_MS
 
@@ -674,7 +774,11 @@ def _print_verification(v: Verification) -> None:
 
 
 def _print_summary(
-    args: argparse.Namespace, minimal: TargetResult, hush: TargetResult, v: Verification
+    args: argparse.Namespace,
+    minimal: TargetResult,
+    hush: TargetResult,
+    v: Verification,
+    shares: list[ProcessShare],
 ) -> None:
     """The figures again, as the header and one row of the table in benchmarks/README.md."""
     m, h = minimal.wrk, hush.wrk
@@ -701,6 +805,18 @@ def _print_summary(
         ),
         ("other load (cores)", f"{minimal.other_cores:.2f} / {hush.other_cores:.2f}"),
     ]
+    if args.collectors > 1:
+        columns[1:1] = [("collectors", str(args.collectors))]
+        columns += [
+            (
+                "per process: events, CPU µs/own event, RSS MiB",
+                "; ".join(
+                    f"{share.role.split()[1]} {share.events:,}, "
+                    f"{share.cpu_seconds * 1e6 / max(share.events, 1):.0f}, {share.rss_mib:.0f}"
+                    for share in shares
+                ),
+            )
+        ]
     print("summary (a row for the table in benchmarks/README.md)")
     print("| " + " | ".join(name for name, _ in columns) + " |")
     print("|" + "---|" * len(columns))

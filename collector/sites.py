@@ -1,7 +1,9 @@
 """The sites a collector accepts events for, read from the snapshot file the aggregator publishes.
 
 Collector processes never open DuckDB (DESIGN §3): the aggregator writes ``sites.json``
-atomically whenever a site changes, and each collector re-reads it when its mtime moves.
+atomically whenever a site changes, and each collector re-reads it when it changes: each
+publish is a new file (a rename), so its inode tells a change that its mtime alone could miss
+(two publishes within one tick of the file system's clock).
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class SiteDirectory:
 
     def __init__(self, snapshot: Path) -> None:
         self._path = snapshot
-        self._mtime_ns = -1
+        self._stamp: tuple[int, int, int] = (-1, -1, -1)
         self._by_domain: dict[str, Site] = {}
         self.version = 0  # grows with every change, so caches keyed by it retire old entries
         self.reload()
@@ -71,13 +73,14 @@ class SiteDirectory:
     def reload(self) -> bool:
         """Re-read the snapshot if it changed on disk; return whether it did."""
         try:
-            mtime_ns = self._path.stat().st_mtime_ns
+            info = self._path.stat()
         except FileNotFoundError:
             if self._by_domain:
                 self._by_domain = {}
                 self.version += 1
             return False
-        if mtime_ns == self._mtime_ns:
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        if stamp == self._stamp:
             return False
         try:
             rows = orjson.loads(self._path.read_bytes())
@@ -85,6 +88,6 @@ class SiteDirectory:
             log.error("cannot read sites snapshot %s: %s", self._path, exc)
             return False
         self._by_domain = {row["domain"]: Site(**row) for row in rows}
-        self._mtime_ns = mtime_ns
+        self._stamp = stamp
         self.version += 1
         return True

@@ -37,16 +37,15 @@ from collector.clock import Clock, SystemClock
 from collector.counters import IntakeCounters
 from collector.devices import DeviceDetector
 from collector.geo import CountryLookup
-from collector.intake import PIXEL_PATH, Intake
-from collector.rate_limit import RateLimiter
 from collector.sites import SiteDirectory
-from collector.sources import SourceTable
 from collector.spool import SpoolWriter
 from collector.visitor import SaltStore
 from dashboard.web.headers import ReadSideHeaders
 from dashboard.web.security import Limits
 from hush.admin.endpoint import AdminEndpoint
 from hush.admin.operations import AdminContext, run_admin
+from hush.collector_app import INTAKE_PATHS, build_intake, collector_totals
+from hush.forward import PeerFromWebSocket
 from hush.metrics import (
     DURATION_BUCKETS,
     LATENCY_BUCKETS,
@@ -62,7 +61,6 @@ from snippet.assets import snippet_routes
 log = logging.getLogger("hush")
 
 MAINTENANCE_SECONDS = 1.0
-INTAKE_PATHS = frozenset({"/api/event", PIXEL_PATH})
 FAILURES_UNHEALTHY = 3  # loader or maintenance passes failed in a row before /healthz says 503
 
 
@@ -112,23 +110,15 @@ class HushApp:
             on_close=self.loader.wake,
         )
         self.countries = CountryLookup(settings.geoip_db, fallback_dir=settings.data_dir)
-        self.intake = Intake(
+        self.intake = build_intake(
+            settings,
+            countries=self.countries,
             sites=self.sites,
             salts=self.salts,
             spool=self.spool,
             counters=self.counters,
-            addresses=ClientAddressResolver(settings.trusted_proxies),  # its own trusted-peer set
-            rate_limiter=RateLimiter(
-                settings.rate_limit,
-                self.clock,
-                site_per_minute=settings.site_rate_limit,
-                ipv6_prefix=settings.rate_limit_ipv6_prefix,
-                limited=self.counters.limited,
-            ),
-            devices=devices or DeviceDetector(),
-            countries=self.countries,
-            sources=SourceTable(),
             clock=self.clock,
+            devices=devices,
         )
         self.maintenance = MaintenanceThread(
             self.store,
@@ -184,11 +174,14 @@ class HushApp:
             lifespan=self._lifespan,
             exception_handlers=self.read_side.exception_handlers,  # type: ignore[arg-type]
         )
-        self.web = ReadSideHeaders(
-            web,
-            hosts=self.read_side.web.hosts,
-            secure=self.read_side.web.secure,
-            refusals=self.read_side.web.refusals,
+        # Requests a collector process forwards arrive on web.sock with their client's address.
+        self.web = PeerFromWebSocket(
+            ReadSideHeaders(
+                web,
+                hosts=self.read_side.web.hosts,
+                secure=self.read_side.web.secure,
+                refusals=self.read_side.web.refusals,
+            )
         )
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -334,7 +327,9 @@ class HushApp:
         lines = family(
             "hush_intake_requests_total", "counter", "Requests to /api/event by outcome."
         )
-        for reason, n in sorted(self.counters.totals.items()):
+        # This process's intake and every hush collect process's (their own sockets).
+        intake = self.counters.totals + await collector_totals(self.settings.collectors_dir)
+        for reason, n in sorted(intake.items()):
             lines.append(f'hush_intake_requests_total{{outcome="{reason}"}} {n}')
         lines += family(
             "hush_request_seconds", "histogram", "Time to answer a request, by route group."

@@ -1,5 +1,10 @@
-"""The ``hush`` command line: ``serve``, ``sites``, ``users``, ``keys``, ``demo``, ``retention``,
-``audit``."""
+"""The ``hush`` command line: ``serve``, ``collect``, ``sites``, ``users``, ``keys``, ``demo``,
+``retention``, ``audit``.
+
+Each command imports what it needs when it runs: ``hush collect`` must never load DuckDB, the
+query engine or the dashboard (a collector process has no store), and ``hush serve`` should not
+pay for the admin client.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,6 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from hush.admin.client import AdminFailed, call_admin, running_server
 from hush.settings import Settings, SettingsError, load_settings
 
 
@@ -21,10 +25,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             data_dir=getattr(args, "data_dir", None),
             host=getattr(args, "host", None),
             port=getattr(args, "port", None),
+            collectors=getattr(args, "collectors", None),
         )
     except SettingsError as exc:
         print(f"hush: {exc}", file=sys.stderr)
         return 2
+    if args.command in ("serve", "collect"):
+        return int(args.run(settings, args) or 0)
+    from hush.admin.client import AdminFailed
+
     try:
         return int(args.run(settings, args) or 0)
     except AdminFailed as exc:
@@ -40,7 +49,22 @@ def _parser() -> argparse.ArgumentParser:
     _data_dir(serve)
     serve.add_argument("--host", help="address to listen on (HUSH_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port to listen on (HUSH_PORT, default 8000)")
+    serve.add_argument(
+        "--collectors",
+        type=int,
+        help="collector processes on the port, this one included (HUSH_COLLECTORS, default 1):"
+        " N - 1 hush collect processes are started and kept running",
+    )
     serve.set_defaults(run=_serve)
+
+    collect = commands.add_parser(
+        "collect", help="run one more collector process beside hush serve (same host and port)"
+    )
+    _data_dir(collect)
+    collect.add_argument("--host", help="address to listen on (HUSH_HOST, default 127.0.0.1)")
+    collect.add_argument("--port", type=int, help="port to listen on (HUSH_PORT, default 8000)")
+    collect.add_argument("--parent-pid", type=int, default=0, help=argparse.SUPPRESS)
+    collect.set_defaults(run=_collect)
 
     sites = commands.add_parser("sites", help="manage the sites hush counts").add_subparsers(
         dest="action", required=True
@@ -151,63 +175,88 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
-    import uvicorn
-
-    from collector.connections import bounded_protocol
-    from collector.process import connection_limit, harden_process
+    from collector.process import harden_process
     from collector.visitor import UnsafeSaltDir
     from hush.app import create_app
+    from hush.listen import PortTaken, tcp_socket, unix_socket, uvicorn_server
+    from hush.supervisor import Supervisor
 
     # Before anything is created or read: private files, no core dumps, enough descriptors.
     limits = harden_process()
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    _log_to_stderr(settings)
+    try:
+        port = tcp_socket(settings.host, settings.port, share=settings.collectors > 1)
+    except PortTaken as exc:
+        print(f"hush: {exc}", file=sys.stderr)
+        return 1
     try:
         app = create_app(settings)
     except UnsafeSaltDir as exc:
         print(f"hush: refusing to start: {exc}", file=sys.stderr)
         return 2
-    connections = connection_limit(settings.max_connections, limits.open_files)
-    logging.getLogger("hush").info(
-        "limits: %d connections, %d open files, core dumps off%s",
-        connections,
-        limits.open_files,
-        "" if not limits.dumpable else " (but the process stays dumpable: no prctl)",
-    )
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop" if _has("uvloop") else "asyncio",
-        # httptools with a bounded head and a per-request deadline (collector/connections.py);
-        # h11 would bound the head too (h11_max_incomplete_event_size) at ~2x the CPU.
-        http=bounded_protocol(
-            max_head_bytes=settings.max_header_bytes, request_timeout=settings.request_timeout
-        ),
-        ws="none",
-        lifespan="on",
-        access_log=False,  # P1: an access log line would carry the client address
-        proxy_headers=False,  # P1: hush resolves X-Forwarded-For itself, from trusted proxies
-        server_header=False,
-        log_config=None,
-        limit_concurrency=connections,  # past it, uvicorn answers 503
-        timeout_keep_alive=settings.keep_alive_timeout,
-        backlog=min(2048, connections),
-    )
-    uvicorn.Server(config).run()
+    # Beside the port: the socket collector processes forward dashboard requests to.
+    web = unix_socket(settings.web_socket)
+    server = uvicorn_server(settings, app, limits=limits)
+    supervisor = Supervisor(settings, settings.collectors - 1)
+    if settings.collectors > 1:
+        supervisor.start(after=lambda: server.started)
+    try:
+        server.run(sockets=[port, web])
+    finally:
+        if settings.collectors > 1:
+            supervisor.stop()
+        settings.web_socket.unlink(missing_ok=True)
     return 0
 
 
-def _has(module: str) -> bool:
-    import importlib.util
+def _collect(settings: Settings, args: argparse.Namespace) -> int:
+    from hush.supervisor import die_with_parent
 
-    return importlib.util.find_spec(module) is not None
+    if args.parent_pid and not die_with_parent(args.parent_pid):
+        return 0  # the server that started us is gone already
+    from collector.process import harden_process
+    from collector.visitor import UnsafeSaltDir
+    from hush.collector_app import control_socket, create_collector_app
+    from hush.listen import PortTaken, tcp_socket, unix_socket, uvicorn_server
+
+    limits = harden_process()
+    _log_to_stderr(settings)
+    if not settings.sites_snapshot_path.exists():
+        logging.getLogger("hush").warning(
+            "no sites snapshot in %s yet: events are refused as unknown_site until hush serve"
+            " publishes one",
+            settings.data_dir,
+        )
+    try:
+        port = tcp_socket(settings.host, settings.port, share=True)
+    except PortTaken as exc:
+        print(f"hush: {exc}", file=sys.stderr)
+        return 1
+    try:
+        app = create_collector_app(settings)
+    except UnsafeSaltDir as exc:
+        print(f"hush: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    own = control_socket(settings)
+    control = unix_socket(own)
+    try:
+        uvicorn_server(settings, app, limits=limits).run(sockets=[port, control])
+    finally:
+        own.unlink(missing_ok=True)
+    return 0
+
+
+def _log_to_stderr(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 def _admin(op: str, *names: str) -> Any:
     def run(settings: Settings, args: argparse.Namespace) -> int:
+        from hush.admin.client import call_admin
+
         result = call_admin(settings, op, {name: getattr(args, name) for name in names})
         _print(op, result, settings)
         return 0
@@ -216,6 +265,8 @@ def _admin(op: str, *names: str) -> Any:
 
 
 def _add_goal(settings: Settings, args: argparse.Namespace) -> int:
+    from hush.admin.client import call_admin
+
     kind, target = ("event", args.event) if args.event is not None else ("page", args.page)
     changes = {"site": args.site, "kind": kind, "target": target, "display_name": args.name}
     _print("goals.add", call_admin(settings, "goals.add", changes), settings)
@@ -228,6 +279,7 @@ def _domains(text: str) -> list[str]:
 
 def _add_user(settings: Settings, args: argparse.Namespace) -> int:
     from dashboard.accounts.passwords import hash_password, problem
+    from hush.admin.client import AdminFailed, call_admin
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -256,6 +308,8 @@ def _add_user(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from hush.admin.client import call_admin
+
     result = call_admin(
         settings, "demo", {"events": args.events, "days": args.days, "site": args.site}
     )["demo"]
@@ -270,6 +324,7 @@ def _audit(settings: Settings, _args: argparse.Namespace) -> int:
     import json
     import time
 
+    from hush.admin.client import call_admin, running_server
     from privacy_audit import SERVER, Check, check_files, check_server, render
 
     result = call_admin(settings, "audit.database", {})
@@ -301,6 +356,8 @@ def _audit(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def _retention(settings: Settings, args: argparse.Namespace) -> int:
+    from hush.admin.client import call_admin
+
     result = call_admin(settings, "retention", {"dry_run": args.dry_run})
     for line in result["lines"]:
         print(line)
@@ -308,6 +365,8 @@ def _retention(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _set_site(settings: Settings, args: argparse.Namespace) -> int:
+    from hush.admin.client import call_admin
+
     changes: dict[str, Any] = {"domain": args.domain, "timezone": args.timezone}
     if args.dnt:
         changes["honour_dnt"] = args.dnt == "honour"

@@ -140,6 +140,11 @@ class Settings:
     alert_interval: float = _setting(
         60.0, "Seconds between evaluations of the security rules for alerts; 0: never."
     )
+    collectors: int = _setting(
+        1,
+        "Collector processes on the port: `hush serve` starts this many minus one `hush"
+        " collect` processes beside itself (SO_REUSEPORT) and restarts any that dies.",
+    )
     health_spool_lag: float = _setting(
         300.0,
         "Seconds the oldest spool segment may wait to be loaded before /healthz answers 503.",
@@ -182,6 +187,8 @@ class Settings:
                 f"HUSH_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r}: expected a size such"
                 " as 96MiB or 1GiB"
             )
+        if self.collectors < 1:
+            raise SettingsError(f"HUSH_COLLECTORS={self.collectors}: expected 1 or more")
         if self.alert_webhook and not re.match(r"^https?://[^\s]+$", self.alert_webhook):
             raise SettingsError("HUSH_ALERT_WEBHOOK: expected an http:// or https:// URL")
         if self.geoip_db is not None and not self.geoip_db.is_file():
@@ -203,6 +210,17 @@ class Settings:
     @property
     def sites_snapshot_path(self) -> Path:
         return self.data_dir / "sites.json"
+
+    @property
+    def web_socket(self) -> Path:
+        """The Unix socket (mode 0600) on which ``hush serve`` takes the requests a collector
+        process forwards (everything but the intake and the snippet)."""
+        return self.data_dir / "web.sock"
+
+    @property
+    def collectors_dir(self) -> Path:
+        """Where each ``hush collect`` process answers its own /healthz and /metrics."""
+        return self.data_dir / "collectors"
 
     @property
     def server_file(self) -> Path:
