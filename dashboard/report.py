@@ -46,6 +46,7 @@ class Bucket:
     value: Any
     suppressed: bool
     unfinished: bool
+    future: bool = False  # not begun yet (today's later hours): no value, nothing drawn
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,6 +124,9 @@ class Report:
                 and self.filtered
                 and suppress(row, people=row[PEAK_VISITORS] or 0, metrics=(metric,), k=self.k)
             )
+            if self._future(start):
+                buckets.append(Bucket(start, None, False, False, future=True))
+                continue
             buckets.append(
                 Bucket(start, row[metric] if hidden and row else value, hidden, self._open(start))
             )
@@ -191,6 +195,17 @@ class Report:
             return state.date_from, state.date_to
         assert state.compare_from is not None and state.compare_to is not None
         return state.compare_from, state.compare_to
+
+    def _future(self, start: Any) -> bool:
+        """Whether the bucket begins after now (the rest of today, this month's later days)."""
+        if self.state.interval == "minute":
+            return False
+        now_local = _local(
+            datetime.fromtimestamp(self.now, UTC).replace(tzinfo=None), self.site.timezone
+        )
+        if isinstance(start, datetime):
+            return start > now_local
+        return bool(start > now_local.date())
 
     def _open(self, start: Any) -> bool:
         """Whether the bucket is still filling (it holds now)."""

@@ -71,8 +71,10 @@ def build(
         y = HEIGHT - BOTTOM - (float(value or 0) / top) * (HEIGHT - TOP - BOTTOM)
         return Point(round(LEFT + index * step, 1), round(y, 1))
 
-    points = [point(i, b.value) for i, b in enumerate(current)]
-    open_last = bool(current) and current[-1].unfinished and len(points) > 1
+    # Buckets not begun yet (today's later hours) keep their place on the axis, undrawn.
+    points = [point(i, b.value) for i, b in enumerate(current) if not b.future]
+    drawn = [b for b in current if not b.future]
+    open_last = bool(drawn) and drawn[-1].unfinished and len(points) > 1
     done = points[:-1] if open_last else points
     tail = points[-2:] if open_last else []
     compared_points = [point(i, b.value) for i, b in enumerate((compared or [])[:n])]
@@ -157,11 +159,12 @@ def _summary(metric: str, current: list[Bucket], labels: list[str]) -> str:
 
 
 def _nice(value: float) -> float:
-    """The axis top: 1, 2 or 5 times a power of ten, at or above ``value``."""
+    """The axis top: 1, 2, 4, 6 or 8 times a power of ten, at or above ``value``, so that the
+    middle line's value (half the top) is as round as the top (a top of 5 put "2" at 2.5)."""
     if value <= 0:
         return 1
     power = 10.0 ** math.floor(math.log10(value))
-    return next(float(m * power) for m in (1, 2, 5, 10) if m * power >= value)
+    return next(float(m * power) for m in (1, 2, 4, 6, 8, 10) if m * power >= value)
 
 
 def _polyline(points: list[Point]) -> str:

@@ -99,6 +99,28 @@ def test_the_graph_has_a_summary_and_its_data_as_a_table(hush: Harness) -> None:
     assert "<summary>The data as a table</summary>" in html
 
 
+def _axis_labels(html: str) -> list[str]:
+    return re.findall(
+        r'<text class="axis" x="\d+" y="[\d.]+" text-anchor="end">([^<]+)</text>', html
+    )
+
+
+def test_each_axis_line_is_labelled_with_the_value_it_stands_at(hush: Harness) -> None:
+    # 6 visitors at most: lines at 0, 3 and 6 (a top of 5 once put "2" on the line at 2.5)
+    assert _axis_labels(page(hush, "?period=7d")) == ["0", "3", "6"]
+
+
+def test_todays_hours_still_to_come_are_not_drawn_as_zeros(hush: Harness) -> None:
+    html = page(hush, "?period=day")  # at 12:00: hours 0 to 11 done, 12 filling, 13 to 23 to come
+    finished = re.search(r'<polyline class="current" points="([^"]*)"', html)
+    filling = re.search(r'<polyline class="current unfinished" points="([^"]*)"', html)
+    assert finished and filling
+    assert (len(finished[1].split()), len(filling[1].split())) == (12, 2)
+    table = re.findall(r'<th scope="row">([^<]+)</th><td class="num">([^<]+)</td>', html)
+    assert ("Wed 11 Mar 13:00", "–") in table
+    assert ("Wed 11 Mar 11:00", "0") in table
+
+
 def test_the_time_zone_is_stated_beside_the_period(hush: Harness) -> None:
     assert "days run midnight to midnight, UTC" in page(hush)
 
