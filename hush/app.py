@@ -426,14 +426,17 @@ class HushApp:
 
     async def _memory_lines(self) -> list[str]:
         """What the process holds: its memory, DuckDB's, the mapped country data, the caches."""
-        lines = family(
-            "hush_process_memory_bytes",
-            "gauge",
-            "This process's memory: resident (RSS), its peak, and the resident part that is"
-            " anonymous (heap) or file-backed (libraries, the mapped country data).",
-        )
+        # No labels: every label name /metrics uses is a fixed word from a short list.
+        lines = []
+        texts = {
+            "resident": "This process's resident memory (RSS).",
+            "peak": "The most resident memory this process has held.",
+            "anonymous": "The anonymous (heap) part of the resident memory.",
+            "file": "The file-backed part (libraries, the mapped country data).",
+        }
         for kind, value in sorted(process_memory().items()):
-            lines.append(f'hush_process_memory_bytes{{kind="{kind}"}} {value}')
+            name = f"hush_process_{kind}_memory_bytes"
+            lines += [*family(name, "gauge", texts[kind]), f"{name} {value}"]
         in_use, spilled = await asyncio.to_thread(self.store.memory)
         gauges = [
             ("hush_duckdb_memory_bytes", "DuckDB's memory in use (duckdb_memory()).", in_use),
@@ -451,11 +454,10 @@ class HushApp:
         ]
         for name, text, value in gauges:
             lines += [*family(name, "gauge", text), f"{name} {value}"]
-        cached = self.intake.cached()
-        lines += family("hush_cache_entries", "gauge", "Entries in each intake cache.")
-        lines += [f'hush_cache_entries{{cache="{n}"}} {size}' for n, (size, _) in cached.items()]
-        lines += family("hush_cache_capacity", "gauge", "Entries each intake cache holds at most.")
-        lines += [f'hush_cache_capacity{{cache="{n}"}} {cap}' for n, (_, cap) in cached.items()]
+        for cache, (size, capacity) in self.intake.cached().items():
+            name = f"hush_{cache}_cache_entries"
+            text = f"Entries in the intake's {cache} cache (at most {capacity})."
+            lines += [*family(name, "gauge", text), f"{name} {size}"]
         return lines
 
 
