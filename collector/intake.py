@@ -147,7 +147,7 @@ class Intake:
         except _ClientGone:
             return  # nobody is left to answer, and nothing was said: nothing to count
         except SpoolUnavailable:
-            await _send(send, 503, _JSON, b'{"error":"the spool cannot be written"}')
+            await send_answer(send, 503, _JSON, b'{"error":"the spool cannot be written"}')
         except Exception as exc:
             # A bug, not bad input. The message of an exception may quote a value the visitor
             # sent (even the address), so only its type and the stack are logged.
@@ -156,7 +156,7 @@ class Intake:
                 type(exc).__name__,
                 "".join(traceback.format_tb(exc.__traceback__)),
             )
-            await _send(send, 500, _JSON, b'{"error":"internal error"}')
+            await send_answer(send, 500, _JSON, b'{"error":"internal error"}')
 
     async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         method = scope["method"]
@@ -172,7 +172,7 @@ class Intake:
             await self._answer(prepared, scope, headers, send, pixel=True)
             return
         if method == "OPTIONS":
-            await _send(send, 204, _PREFLIGHT, b"")
+            await send_answer(send, 204, _PREFLIGHT, b"")
             return
         if method != "POST":
             await self._reject(send, Rejected(405, "use POST", "bad_method"))
@@ -214,7 +214,7 @@ class Intake:
                 pass
         self._counters.add(_TOO_LARGE.reason)
         body = orjson.dumps({"error": _TOO_LARGE.error})
-        await _send(send, _TOO_LARGE.status, [*_JSON, *_CLOSE], body)
+        await send_answer(send, _TOO_LARGE.status, [*_JSON, *_CLOSE], body)
 
     async def _answer(
         self,
@@ -247,9 +247,9 @@ class Intake:
             [(b"x-hush-dropped", result.reason.encode())] if isinstance(result, Dropped) else []
         )
         if pixel:
-            await _send(send, 200, [*_GIF_HEADERS, *dropped], GIF)
+            await send_answer(send, 200, [*_GIF_HEADERS, *dropped], GIF)
         else:
-            await _send(send, 202, [*_TEXT, *dropped], b"ok")
+            await send_answer(send, 202, [*_TEXT, *dropped], b"ok")
 
     def _prepare_body(self, body: bytes, user_agent: str, _sites: int) -> Prepared | Rejected:
         """Parse and prepare a body; cached by body, agent and sites version (``_sites``)."""
@@ -354,7 +354,7 @@ class Intake:
     async def _reject(self, send: Any, rejected: Rejected) -> None:
         self._counters.add(rejected.reason)
         body = orjson.dumps({"error": rejected.error})
-        await _send(send, rejected.status, _JSON, body)
+        await send_answer(send, rejected.status, _JSON, body)
 
 
 def _scrub_page(url: str, keep_fragment: bool) -> PageUrl | Rejected:
@@ -465,7 +465,10 @@ async def _discard_body(receive: Any, limit: int) -> None:
             return
 
 
-async def _send(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+async def send_answer(
+    send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    """One whole answer with its length (the intake's, and ``hush collect``'s own routes')."""
     await send(
         {
             "type": "http.response.start",

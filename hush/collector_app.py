@@ -32,7 +32,7 @@ from collector.clock import Clock, SystemClock
 from collector.counters import IntakeCounters
 from collector.devices import DeviceDetector
 from collector.geo import CountryLookup
-from collector.intake import PIXEL_PATH, Intake
+from collector.intake import PIXEL_PATH, Intake, send_answer
 from collector.rate_limit import RateLimiter
 from collector.sites import SiteDirectory
 from collector.sources import SourceTable
@@ -171,11 +171,11 @@ class CollectorApp:
         if path == "/healthz":
             status = 200 if self.ready else 503
             body = orjson.dumps({"status": "ok" if self.ready else "starting", "pid": os.getpid()})
-            await _send(send, status, _JSON, body)
+            await send_answer(send, status, _JSON, body)
         elif path == "/metrics":
-            await _send(send, 200, _TEXT, render_intake_totals(self.counters.totals))
+            await send_answer(send, 200, _TEXT, render_intake_totals(self.counters.totals))
         else:
-            await _send(send, 404, _JSON, b'{"error":"not found"}')
+            await send_answer(send, 404, _JSON, b'{"error":"not found"}')
 
 
 def render_intake_totals(totals: Counter[str]) -> bytes:
@@ -220,17 +220,6 @@ async def _get_metrics(path: Path) -> bytes:
             await writer.wait_closed()
     head, _, body = answer.partition(b"\r\n\r\n")
     return body if head.startswith(b"HTTP/1.1 200") else b""
-
-
-async def _send(send: Any, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [*headers, (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
 
 
 def create_collector_app(

@@ -10,6 +10,15 @@ from aggregator.store import Store
 from tests.harness import Harness, in_process
 from tests.servers import ManualClock, ProcessServer, ThreadServer, running, utc
 
+SLOW_FIRST = ("web", "snippet")  # the browser tests' files take minutes each
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The browser tests' files first, each file kept whole: with a file per worker, a long file
+    that starts last leaves the other worker idle while it runs."""
+    tests = Path(__file__).parent
+    items.sort(key=lambda item: item.path.relative_to(tests).parts[0] not in SLOW_FIRST)
+
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[ProcessServer]:
