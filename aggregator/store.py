@@ -23,6 +23,17 @@ class StoreBusy(Exception):
     """Another process holds the database file (a running ``hush serve``)."""
 
 
+class StoreTooNew(Exception):
+    """The database file was written by a newer DuckDB than hush runs (DuckDB 2.0, which hush
+    ran before it moved to 1.5.5, the version its DuckLake extensions are built for)."""
+
+    def __init__(self, path: Path, detail: str) -> None:
+        super().__init__(
+            f"{path} was written by a newer DuckDB ({detail.splitlines()[0]}): stop hush and run"
+            f" scripts/convert-store {path.parent} once to convert it (README, Upgrades)"
+        )
+
+
 class QueryTimeout(Exception):
     """A read ran past its time limit and DuckDB stopped it."""
 
@@ -87,6 +98,8 @@ class Store:
         try:
             self._con = self._connect(path)
         except duckdb.IOException as exc:
+            if "newer version of duckdb" in str(exc).lower():
+                raise StoreTooNew(path, str(exc)) from None
             if "lock" in str(exc).lower():
                 raise StoreBusy(str(path)) from None
             raise

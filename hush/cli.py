@@ -32,11 +32,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command in ("serve", "collect"):
         return int(args.run(settings, args) or 0)
+    from aggregator.store import StoreTooNew
     from hush.admin.client import AdminFailed
 
     try:
         return int(args.run(settings, args) or 0)
-    except AdminFailed as exc:
+    except (AdminFailed, StoreTooNew) as exc:
         print(f"hush: {exc}", file=sys.stderr)
         return 1
 
@@ -177,6 +178,7 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     from collector.process import harden_process
     from collector.visitor import UnsafeSaltDir
+    from aggregator.store import StoreTooNew
     from hush.app import create_app
     from hush.listen import PortTaken, tcp_socket, unix_socket, uvicorn_server
     from hush.supervisor import Supervisor
@@ -191,7 +193,7 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
         return 1
     try:
         app = create_app(settings)
-    except UnsafeSaltDir as exc:
+    except (UnsafeSaltDir, StoreTooNew) as exc:
         print(f"hush: refusing to start: {exc}", file=sys.stderr)
         return 2
     # Beside the port: the socket collector processes forward dashboard requests to.

@@ -114,3 +114,21 @@ def test_the_admin_channel_is_a_socket_only_hushs_user_can_open_never_an_http_ro
     assert socket_file.stat().st_mode & 0o777 == 0o600
     assert (server.data_dir / "server.json").stat().st_mode & 0o077 == 0
     assert "token" not in (server.data_dir / "server.json").read_text()
+
+
+def test_a_file_written_by_a_newer_duckdb_is_refused_with_the_command_that_converts_it(
+    tmp_path: Path,
+) -> None:
+    hush = ProcessServer(tmp_path)
+    hush.data_dir.mkdir(parents=True, exist_ok=True)
+    # The main header of a file DuckDB 2.0.1 wrote (storage version 999), which 1.5 cannot read.
+    header = bytes.fromhex(
+        "1531bf3ff700c5094455434be7030000000000000000000000000000000000000000000000000000"
+        "00000000000000000000000076322e302e3100000000000000000000000000000000000000000000"
+        "00000000386437383131346539300000000000000000000000000000000000000000000000000000"
+        "000000005ebed3d4f1f52d30fdabd7e19ad64de1"
+    )
+    (hush.data_dir / "hush.duckdb").write_bytes(header.ljust(4096 * 3, b"\0"))
+    done = hush.cli("sites", "list", check=False)
+    assert done.returncode == 1
+    assert "newer DuckDB" in done.stderr and "scripts/convert-store" in done.stderr

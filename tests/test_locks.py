@@ -35,7 +35,9 @@ def _required(*extras: str) -> list[Requirement]:
 
 
 @pytest.mark.parametrize(
-    ("lock", "extras"), [("serve.lock", ()), ("dev.lock", ("test", "bench"))], ids=["serve", "dev"]
+    ("lock", "extras"),
+    [("serve.lock", ()), ("dev.lock", ("test", "bench", "lake", "lake-test")), ("lake.lock", ("lake",))],
+    ids=["serve", "dev", "lake"],
 )
 def test_every_dependency_is_pinned_within_pyprojects_range(
     lock: str, extras: tuple[str, ...]
@@ -51,12 +53,13 @@ def test_every_dependency_is_pinned_within_pyprojects_range(
     assert (missing, outside) == ([], []), "run scripts/lock and commit the locks"
 
 
-@pytest.mark.parametrize("lock", ["serve.lock", "dev.lock"])
+@pytest.mark.parametrize("lock", ["serve.lock", "dev.lock", "lake.lock"])
 def test_every_pin_carries_its_hashes(lock: str) -> None:
     unhashed = [entry.split()[0] for entry in _entries(lock) if "--hash=sha256:" not in entry]
     assert unhashed == []
 
 
-def test_the_server_runs_the_versions_the_suite_ran() -> None:
-    serve, dev = _pins("serve.lock"), _pins("dev.lock")
-    assert {name: dev.get(name) for name in serve} == serve
+@pytest.mark.parametrize("lock", ["serve.lock", "lake.lock"])
+def test_the_server_runs_the_versions_the_suite_ran(lock: str) -> None:
+    server, dev = _pins(lock), _pins("dev.lock")
+    assert {name: dev.get(name) for name in server} == server

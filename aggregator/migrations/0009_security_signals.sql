@@ -1,7 +1,8 @@
 -- Security signals (DESIGN §4): counts only, never an address, a hash of one or a user agent.
 
 -- The bot family's category ('' for other outcomes); hours are kept like rollups.
-ALTER TABLE intake_counts ADD COLUMN category VARCHAR NOT NULL DEFAULT '';
+ALTER TABLE intake_counts ADD COLUMN category VARCHAR DEFAULT '';
+ALTER TABLE intake_counts ALTER COLUMN category SET NOT NULL;
 
 -- Outcomes per site (0 = none), minute, reason, detail and category: kept 30 days; their hours
 -- are in intake_counts from the same load, so dropping old minutes loses nothing.
