@@ -187,6 +187,9 @@ class Alerter:
             and not (alert.rule == SPAM.key and (alert.site_id, alert.subject) in flagged)
         ]
 
+    def leads(self) -> bool:
+        return self._store.leads()
+
     def run_once(self) -> list[Alert]:
         """Evaluate the rules, then record and send what fired (in this thread)."""
         with self._lock:
@@ -293,7 +296,8 @@ class AlertThread:
     def _run(self) -> None:
         while not self._stop.wait(self._interval):
             try:
-                self.alerter.run_once()
+                if self.alerter.leads():  # on a lake, one node sends them
+                    self.alerter.run_once()
             except Exception as exc:  # broken infrastructure: try again next time
                 self.alerter.evaluation_failures += 1
                 log.error("evaluating alerts failed (%s): %s", type(exc).__name__, exc)

@@ -69,9 +69,9 @@ def add_key(
     key = PREFIX + secrets.token_urlsafe(32)
     at = datetime.fromtimestamp(now, UTC).replace(tzinfo=None, microsecond=0)
     with store.write() as cur:
-        row = cur.execute(
+        cur.execute(
             "INSERT INTO api_keys (name, key_hash, prefix, created_at, user_id, site_ids)"
-            " VALUES ($name, $hash, $prefix, $now, $user, $sites) RETURNING id",
+            " VALUES ($name, $hash, $prefix, $now, $user, $sites)",
             {
                 "name": name,
                 "hash": hash_key(key),
@@ -80,6 +80,10 @@ def add_key(
                 "user": user_id,
                 "sites": sorted(set(site_ids)) or None,
             },
+        )
+        # By its unique hash, not RETURNING (which a lake's PostgreSQL tables lack).
+        row = cur.execute(
+            "SELECT id FROM api_keys WHERE key_hash = $hash", {"hash": hash_key(key)}
         ).fetchone()
     assert row is not None
     return key_by_id(store, row[0]), key

@@ -62,8 +62,9 @@ class Filters:
 
 
 def record(store: Store, actor: Actor, action: str, **details: Any) -> None:
-    """Append one entry, chained to the last (``details``: as ``append`` takes them)."""
-    with store.write() as cur:
+    """Append one entry, chained to the last (``details``: as ``append`` takes them). On a
+    lake, one node appends at a time, so the chain stays one chain."""
+    with store.serialized("audit"), store.write() as cur:
         append(cur, actor, action, **details)
 
 
@@ -136,20 +137,18 @@ def verify(store: Store) -> tuple[int, int | None]:
 def purge(store: Store, *, retention_days: int, now: float) -> int:
     """Delete entries older than the retention; the chain then starts at an anchor."""
     cutoff = datetime.fromtimestamp(now, UTC).replace(tzinfo=None) - timedelta(days=retention_days)
-    with store.write() as cur:
+    with store.serialized("audit"), store.write() as cur:
         last = cur.execute(
             "SELECT id, hash FROM audit_log WHERE logged_at < $cut ORDER BY id DESC LIMIT 1",
             {"cut": cutoff},
         ).fetchone()
         if last is None:
             return 0
-        row = cur.execute(
-            "DELETE FROM audit_log WHERE id <= $id RETURNING 1", {"id": last[0]}
-        ).fetchall()
+        row = cur.execute("DELETE FROM audit_log WHERE id <= $id", {"id": last[0]}).fetchone()
         cur.execute(
             "INSERT INTO audit_log_anchor VALUES ($id, $hash)", {"id": last[0], "hash": last[1]}
         )
-    return len(row)
+    return int(row[0]) if row else 0
 
 
 _FIELDS = (

@@ -92,9 +92,9 @@ def add_goal(
             {"site": site_id},
         ).fetchone()
         counted_from = row[0] if row else None
-        created = cur.execute(
+        cur.execute(
             "INSERT INTO goals (site_id, kind, target, display_name, counted_from, created_at)"
-            " VALUES ($site, $kind, $target, $name, $from, $now) RETURNING id",
+            " VALUES ($site, $kind, $target, $name, $from, $now)",
             {
                 "site": site_id,
                 "kind": kind,
@@ -103,6 +103,11 @@ def add_goal(
                 "from": counted_from,
                 "now": datetime.fromtimestamp(now, UTC).replace(tzinfo=None),
             },
+        )
+        # By its unique name, not RETURNING (which a lake's PostgreSQL tables lack).
+        created = cur.execute(
+            "SELECT id FROM goals WHERE site_id = $site AND display_name = $name",
+            {"site": site_id, "name": name},
         ).fetchone()
     assert created is not None
     made = find_goal(store, site_id, int(created[0]))

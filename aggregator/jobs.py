@@ -18,10 +18,15 @@ from pathlib import Path
 
 from aggregator import audit_log
 from aggregator.clock import Clock
-from aggregator.loader import LoadReport, load_pending
+from aggregator.loader import LoadReport, load_pending, purge_loaded_segments
 from aggregator.queries.security_rules import MINUTES_KEPT_DAYS
 from aggregator.retention import RetentionReport, purge_raw
-from aggregator.rollups import drop_provisional, refresh_open_days, roll_up_pending
+from aggregator.rollups import (
+    drop_provisional,
+    fold_changed_days,
+    refresh_open_days,
+    roll_up_pending,
+)
 from aggregator.store import Store
 
 log = logging.getLogger("hush.loader")
@@ -153,9 +158,15 @@ class MaintenanceThread:
         self.last_success: float | None = None  # wall-clock time of the last full pass
 
     def start(self) -> None:
-        if not self._live_interval:
+        if not self._live_interval and self.leading():
             drop_provisional(self._store)
         self._thread.start()
+
+    def leading(self) -> bool:
+        """Whether this process maintains the store: always for the embedded file; on a lake,
+        only the node holding the leader lock (one at a time; another takes over within a
+        pass when it dies)."""
+        return self._store.leads()
 
     def stop(self) -> None:
         self._stop.set()
@@ -163,6 +174,7 @@ class MaintenanceThread:
 
     def run_once(self, *, dry_run: bool = False) -> RetentionReport:
         """Roll up what is due, then apply retention (or only report it)."""
+        fold_changed_days(self._store)
         roll_up_pending(self._store, self._clock)
         report = purge_raw(
             self._store,
@@ -174,6 +186,7 @@ class MaintenanceThread:
         if not dry_run:
             purge_audit_log(self._store, self._audit_retention_days, self._clock, report)
             fold_signal_minutes(self._store, self._clock)
+            purge_loaded_segments(self._store)
         return report
 
     def _run(self) -> None:
@@ -198,6 +211,7 @@ class MaintenanceThread:
 
     def _refresh_open_days(self) -> None:
         started = time.monotonic()
+        fold_changed_days(self._store)
         report = refresh_open_days(self._store, self._clock)
         self.live_passes += 1
         if report.days:
@@ -206,6 +220,8 @@ class MaintenanceThread:
 
     def _guarded(self, job: Callable[[], object]) -> bool:
         try:
+            if not self.leading():
+                return True  # another node maintains the lake
             job()
         except Exception as exc:  # broken infrastructure: try again next time
             self.failures += 1
@@ -223,8 +239,6 @@ def fold_signal_minutes(store: Store, clock: Clock) -> int:
     cut = datetime.fromtimestamp(clock.now(), UTC).replace(tzinfo=None) - timedelta(
         days=MINUTES_KEPT_DAYS
     )
-    with store.write() as cur:
-        row = cur.execute(
-            "DELETE FROM intake_minutes WHERE minute < $cut RETURNING 1", {"cut": cut}
-        ).fetchall()
-    return len(row)
+    with store.write(exclusive=True) as cur:
+        row = cur.execute("DELETE FROM intake_minutes WHERE minute < $cut", {"cut": cut}).fetchone()
+    return int(row[0]) if row else 0

@@ -197,7 +197,9 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
             # Late events for a day already rolled up: it rolls up again (or, still open, its
             # provisional rollup is rebuilt).
             mark_changed(
-                cur, "SELECT DISTINCT s AS site_id, DATE '1970-01-01' + d AS day FROM batch"
+                cur,
+                "SELECT DISTINCT s AS site_id, DATE '1970-01-01' + d AS day FROM batch",
+                lake=store.lake,
             )
             cur.execute("DROP TABLE batch")
             inserted = row[0] if row else 0
@@ -220,9 +222,11 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
         segment.path.unlink(missing_ok=True)
         os.close(segment.fd)
     # Once a segment file is gone its id can never come back (ids are unique), so its record
-    # is no longer needed.
-    with store.write() as cur:
-        cur.execute("DELETE FROM loaded_segments WHERE list_contains($ids, id)", {"ids": ids})
+    # is no longer needed. (On a lake a DELETE here would conflict with other nodes' inserts:
+    # the maintenance leader purges old records instead, ``purge_loaded_segments``.)
+    if not store.lake:
+        with store.write() as cur:
+            cur.execute("DELETE FROM loaded_segments WHERE list_contains($ids, id)", {"ids": ids})
     report.segments += len(fresh)
     report.already_loaded += len(batch) - len(fresh)
     report.events += inserted
@@ -230,6 +234,18 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
     report.ids.extend(segment.path.stem for segment in fresh)
     if torn:
         log.warning("skipped %d torn spool lines", torn)
+
+
+def purge_loaded_segments(store: Store, *, older_than_days: int = 2) -> None:
+    """A lake's records of segments loaded days ago: their files are long gone (a crashed
+    node's segment is loaded within seconds of its restart)."""
+    if store.lake:
+        with store.write(exclusive=True) as cur:
+            cur.execute(
+                "DELETE FROM loaded_segments WHERE loaded_at < now()::TIMESTAMP - $days::INTEGER"
+                " * INTERVAL 1 DAY",
+                {"days": older_than_days},
+            )
 
 
 def _read_all(fd: int) -> bytes:

@@ -58,11 +58,10 @@ def use(store: Store, purpose: str, token: str, *, now: float) -> bool:
         return False
     with store.write() as cur:
         row = cur.execute(
-            "UPDATE one_time_links SET used_at = $at WHERE token_hash = $h AND used_at IS NULL"
-            " RETURNING 1",
+            "UPDATE one_time_links SET used_at = $at WHERE token_hash = $h AND used_at IS NULL",
             {"at": _utc(now), "h": token_hash(token)},
         ).fetchone()
-    return row is not None
+    return bool(row and row[0])  # the rows updated: 0 when another request used it first
 
 
 def _utc(now: float) -> datetime:

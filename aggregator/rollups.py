@@ -98,8 +98,13 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
         cur.execute("DROP TABLE day_visits")
         for n in range(len(_BASES)):
             cur.execute(f"DROP TABLE base_{n}")
+        # Replaced by DELETE + INSERT (a lake has no keys for INSERT OR REPLACE).
         cur.execute(
-            "INSERT OR REPLACE INTO rolled_days"
+            "DELETE FROM rolled_days WHERE site_id = $site AND day = $day",
+            {"site": site_id, "day": day},
+        )
+        cur.execute(
+            "INSERT INTO rolled_days"
             " (site_id, day, rolled_at, raw_purged, provisional, stale, rollup_version)"
             " VALUES ($site, $day, $now, false, $provisional, false, $version)",
             {
@@ -181,6 +186,7 @@ def roll_up_pending(store: Store, clock: Clock) -> RollupReport:
         rows += rollup_day(store, site_id, day)
         days += 1
     _mark_empty_days(store, clock.now())
+    store.rollups_changed()
     if days:
         log.info("rolled up %d site-days into %d rows", days, rows)
     return RollupReport(days, rows)
@@ -192,6 +198,8 @@ def refresh_open_days(store: Store, clock: Clock) -> RollupReport:
     for site_id, day in open_days_to_refresh(store, clock.now()):
         rows += rollup_day(store, site_id, day, provisional=True)
         days += 1
+    if days:
+        store.rollups_changed()
     return RollupReport(days, rows)
 
 
@@ -203,18 +211,50 @@ def drop_provisional(store: Store) -> None:
             " (SELECT (site_id, day) FROM rolled_days WHERE provisional)"
         )
         cur.execute("DELETE FROM rolled_days WHERE provisional")
+    store.rollups_changed()
 
 
-def mark_changed(cur: Any, changed: str, params: dict[str, Any] | None = None) -> None:
+def mark_changed(
+    cur: Any, changed: str, params: dict[str, Any] | None = None, *, lake: bool = False
+) -> None:
     """Days that received events after they were rolled up turn stale: a closed day is read
     raw until the next pass rolls it up again, an open day's provisional rollup keeps answering
     until its rebuild. ``changed`` is a fixed SQL query of (site_id, day) pairs; ``params`` are
-    its bound values."""
+    its bound values.
+
+    On a ``lake`` the days are appended to ``changed_days`` instead (two loaders updating
+    rolled_days at once would conflict), and the maintenance leader folds them in."""
+    if lake:
+        cur.execute(
+            "INSERT INTO changed_days SELECT DISTINCT site_id, day, now()::TIMESTAMP"  # noqa: S608
+            f" FROM ({changed})",
+            params,
+        )
+        return
     cur.execute(
         "UPDATE rolled_days SET stale = true WHERE NOT raw_purged AND (site_id, day) IN"  # noqa: S608
         f" (SELECT (site_id, day) FROM ({changed}))",
         params,
     )
+
+
+def fold_changed_days(store: Store) -> int:
+    """A lake's ``changed_days`` into rolled_days' ``stale`` (what ``mark_changed`` does at
+    once in the embedded file); return the days folded. Run by the maintenance leader before
+    it rolls up, alone among the writers (the rows it deletes are the loaders')."""
+    if not store.lake:
+        return 0
+    with store.write(exclusive=True) as cur:
+        row = cur.execute("SELECT count(*) FROM changed_days").fetchone()
+        if not row or not row[0]:
+            return 0
+        cur.execute(
+            "UPDATE rolled_days SET stale = true WHERE NOT raw_purged AND (site_id, day) IN"
+            " (SELECT (site_id, day) FROM changed_days)"
+        )
+        cur.execute("DELETE FROM changed_days")
+    store.rollups_changed()
+    return int(row[0])
 
 
 def reroll_kept_days(store: Store, site_id: int) -> None:
@@ -223,7 +263,10 @@ def reroll_kept_days(store: Store, site_id: int) -> None:
     provisional rollup at once: it would keep answering, without the goal, until its rebuild."""
     with store.write() as cur:
         mark_changed(
-            cur, "SELECT site_id, day FROM rolled_days WHERE site_id = $site", {"site": site_id}
+            cur,
+            "SELECT site_id, day FROM rolled_days WHERE site_id = $site",
+            {"site": site_id},
+            lake=store.lake,
         )
         cur.execute(
             "DELETE FROM rollups WHERE site_id = $site AND day IN"
@@ -233,6 +276,7 @@ def reroll_kept_days(store: Store, site_id: int) -> None:
         cur.execute(
             "DELETE FROM rolled_days WHERE site_id = $site AND provisional", {"site": site_id}
         )
+    store.rollups_changed()
 
 
 def _mark_empty_days(store: Store, now: float) -> None:
@@ -241,12 +285,14 @@ def _mark_empty_days(store: Store, now: float) -> None:
     with store.write() as cur:
         for site_id, before in _closed_before(cur, now):
             cur.execute(
-                "INSERT OR IGNORE INTO rolled_days"
+                "INSERT INTO rolled_days"
                 " (site_id, day, rolled_at, raw_purged, rollup_version)"
                 " SELECT $site, CAST(d AS DATE), $now, false, $version FROM generate_series("
                 "   (SELECT min(day) FROM rolled_days WHERE site_id = $site AND NOT provisional),"
                 "   CAST($before AS DATE) - 1, INTERVAL 1 DAY) AS t(d)"
                 " WHERE EXISTS (SELECT 1 FROM rolled_days WHERE site_id = $site)"
+                " AND NOT EXISTS (SELECT 1 FROM rolled_days"
+                "   WHERE site_id = $site AND day = CAST(d AS DATE))"
                 " AND NOT EXISTS (SELECT 1 FROM events"
                 "   WHERE site_id = $site AND day = CAST(d AS DATE))",
                 {

@@ -99,7 +99,9 @@ def remove_site(store: Store, domain: str) -> Site:
     site = find_site(store, domain)
     if site is None:
         raise AdminError(f"{domain} is not a site")
-    with store.write() as cur:
+    # Its data first, then the site (two transactions: on a lake the data and the sites are
+    # two databases); a removal cut short between them is finished by running it again.
+    with store.write(exclusive=True) as cur:
         for table in (
             "events",
             "intake_counts",
@@ -110,9 +112,12 @@ def remove_site(store: Store, domain: str) -> Site:
             "limited_clients",
             "limited_slots",
             "unknown_values",
-            "alerts",
         ):
             cur.execute(f"DELETE FROM {table} WHERE site_id = $id", {"id": site.id})  # noqa: S608
+        if store.lake:
+            cur.execute("DELETE FROM changed_days WHERE site_id = $id", {"id": site.id})
+    with store.write() as cur:
+        cur.execute("DELETE FROM alerts WHERE site_id = $id", {"id": site.id})
         cur.execute("DELETE FROM sites WHERE id = $id", {"id": site.id})
     # A DELETE leaves the rows' bytes in the file (DuckDB reuses blocks, it does not erase
     # them): only a rewrite into a fresh file makes the site's paths and props unreadable.

@@ -76,25 +76,34 @@ class _Watchdog:
             self._done.set()
 
 
+def duckdb_config(memory_limit: str | None, threads: int | None) -> dict[str, str | int]:
+    """DuckDB's own settings for a server: its memory bound and threads (None: DuckDB's
+    defaults, 80% of the machine's memory and a thread per core)."""
+    config: dict[str, str | int] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+        # DuckDB's allocator keeps freed memory for reuse up to these thresholds (128 and
+        # 512 MiB by default): in a bounded server that would sit beside the limit, unused
+        # (each load of 10,000 events left ~10 MiB more resident).
+        config["allocator_flush_threshold"] = "0MiB"
+        config["allocator_bulk_deallocation_flush_threshold"] = "0MiB"
+    if threads:
+        config["threads"] = threads
+    return config
+
+
 class Store:
     """The database file. ``memory_limit`` (a DuckDB size such as ``"96MB"``) and ``threads``
     are DuckDB's own settings; left ``None``, DuckDB takes 80% of the machine's memory and a
     thread per core, which suits a one-off CLI command, not a server on a small machine."""
 
+    lake = False  # the embedded file; aggregator.lake.store.LakeStore is the other store
+
     def __init__(
         self, path: Path, *, memory_limit: str | None = None, threads: int | None = None
     ) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self._config: dict[str, str | int] = {}
-        if memory_limit:
-            self._config["memory_limit"] = memory_limit
-            # DuckDB's allocator keeps freed memory for reuse up to these thresholds (128 and
-            # 512 MiB by default): in a bounded server that would sit beside the limit, unused
-            # (each load of 10,000 events left ~10 MiB more resident).
-            self._config["allocator_flush_threshold"] = "0MiB"
-            self._config["allocator_bulk_deallocation_flush_threshold"] = "0MiB"
-        if threads:
-            self._config["threads"] = threads
+        self._config = duckdb_config(memory_limit, threads)
         try:
             self._con = self._connect(path)
         except duckdb.IOException as exc:
@@ -103,16 +112,22 @@ class Store:
             if "lock" in str(exc).lower():
                 raise StoreBusy(str(path)) from None
             raise
+        self._init_users()
+        self.path = path
+        self.schema_version = migrate(self._con)
+
+    def _init_users(self) -> None:
         self._write_lock = threading.Lock()
         # Readers and writers share the connection; compaction swaps it and needs it alone.
         self._users = threading.Condition()
         self._active = 0
         self._swapping = False
-        self.path = path
-        self.schema_version = migrate(self._con)
 
     def _connect(self, path: Path) -> duckdb.DuckDBPyConnection:
         return duckdb.connect(str(path), config=self._config)  # type: ignore[arg-type]
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        return self._con.cursor()
 
     def memory(self) -> tuple[int, int]:
         """DuckDB's memory in use and its temporary files on disk, in bytes
@@ -144,7 +159,7 @@ class Store:
         With ``timeout`` (seconds), DuckDB stops the reader's statements once that long has
         passed since the cursor was opened, and ``QueryTimeout`` is raised."""
         with self._using():
-            cursor = self._con.cursor()
+            cursor = self._cursor()
             watchdog = _Watchdog(cursor, timeout) if timeout else None
             try:
                 yield cursor
@@ -158,10 +173,13 @@ class Store:
                 cursor.close()
 
     @contextmanager
-    def write(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction of the single writer: committed on success, rolled back on error."""
+    def write(self, *, exclusive: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """One transaction of the single writer: committed on success, rolled back on error.
+
+        ``exclusive`` marks a transaction that deletes from a table loaders insert into (on a
+        lake it then runs alone among every node's writers; here every write runs alone)."""
         with self._using(), self._write_lock:
-            cursor = self._con.cursor()
+            cursor = self._cursor()
             try:
                 cursor.begin()
                 yield cursor
@@ -171,6 +189,22 @@ class Store:
                 raise
             finally:
                 cursor.close()
+
+    def rollups_changed(self) -> None:
+        """This process changed rollups or rolled_days: its readers see them at once (the
+        file: always; a lake node refreshes its copy now rather than at its next poll)."""
+
+    def leads(self) -> bool:
+        """Whether this process runs maintenance (rollups, retention, alerts): the one process
+        that writes the file always does; on a lake, one node at a time."""
+        return True
+
+    @contextmanager
+    def serialized(self, name: str) -> Iterator[None]:
+        """Run a read-then-write alone among every process using the store (``"audit"``: the
+        audit log's one chain). One process writes the file, one write at a time, so here the
+        write transaction itself is enough."""
+        yield
 
     def checkpoint(self) -> None:
         with self._using(), self._write_lock:
@@ -239,5 +273,9 @@ def migrate(con: duckdb.DuckDBPyConnection, *, until: int | None = None) -> int:
         except BaseException:
             con.rollback()
             raise
+        # DuckDB 1.5.5 cannot replay a WAL holding an ALTER TABLE of a table with a
+        # nextval() default (0007's api_keys): "GetDefaultDatabase with no default database
+        # set", and the file does not open. Checkpointed, no migration is ever replayed.
+        con.execute("CHECKPOINT")
         current = version
     return current

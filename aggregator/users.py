@@ -65,11 +65,12 @@ def add_user(
     with store.write() as cur:
         if cur.execute("SELECT 1 FROM users WHERE email = $e", {"e": address}).fetchone():
             raise AdminError(f"{address} already has an account")
-        row = cur.execute(
-            "INSERT INTO users (email, role, password_hash, created_at)"
-            " VALUES ($e, $r, $h, $now) RETURNING id",
+        cur.execute(
+            "INSERT INTO users (email, role, password_hash, created_at) VALUES ($e, $r, $h, $now)",
             {"e": address, "r": role, "h": password_hash, "now": _utc(now)},
-        ).fetchone()
+        )
+        # By its unique address, not RETURNING (which a lake's PostgreSQL tables lack).
+        row = cur.execute("SELECT id FROM users WHERE email = $e", {"e": address}).fetchone()
         assert row is not None
         _grant(cur, row[0], site_ids)
         if role == "admin":

@@ -46,6 +46,11 @@ def write_snapshot(path: Path, sites: list[Site]) -> None:
             for s in sites
         ]
     )
+    try:
+        if path.read_bytes() == data:
+            return  # unchanged: collectors need not reload it
+    except FileNotFoundError:
+        pass
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(data)
     os.replace(tmp, path)

@@ -31,7 +31,6 @@ from aggregator.audit_log import Actor
 from aggregator.jobs import LoaderThread, MaintenanceThread
 from aggregator.loader import LoadReport
 from aggregator.sites import publish_snapshot
-from aggregator.store import Store
 from collector.client_address import ClientAddressResolver
 from collector.clock import Clock, SystemClock
 from collector.counters import IntakeCounters
@@ -56,6 +55,7 @@ from hush.metrics import (
     spool_state,
 )
 from hush.settings import Settings
+from hush.storage import open_store
 from snippet.assets import snippet_routes
 
 log = logging.getLogger("hush")
@@ -84,11 +84,7 @@ class HushApp:
             )
         # First: an unsafe salt dir (P3) stops hush before anything is opened.
         self.salts = SaltStore(settings.salt_dir, self.clock)
-        self.store = Store(
-            settings.database_path,
-            memory_limit=settings.duckdb_memory_limit or None,
-            threads=settings.duckdb_threads or None,
-        )
+        self.store = open_store(settings)
         publish_snapshot(self.store, settings.sites_snapshot_path)
         self.sites = SiteDirectory(settings.sites_snapshot_path)
         self.counters = IntakeCounters(self.clock)
@@ -239,10 +235,19 @@ class HushApp:
             self.store.close()
 
     async def _maintain(self) -> None:
-        """Delete salts whose local day is over (P3) and pick up changed sites, every second."""
+        """Delete salts whose local day is over (P3) and pick up changed sites, every second.
+        On a lake, sites added or changed on another node reach this node's snapshot (and so
+        its collectors) within a second or two."""
         while True:
             for path in self.salts.sweep():
                 log.info("deleted expired salt %s", path.name)
+            if self.store.lake:
+                try:
+                    await asyncio.to_thread(
+                        publish_snapshot, self.store, self.settings.sites_snapshot_path
+                    )
+                except Exception as exc:  # the catalog is unreachable: keep the last snapshot
+                    log.warning("reading the lake's sites failed: %s", exc)
             self.sites.reload()
             await asyncio.sleep(MAINTENANCE_SECONDS)
 

@@ -176,9 +176,9 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
+    from aggregator.store import StoreTooNew
     from collector.process import harden_process
     from collector.visitor import UnsafeSaltDir
-    from aggregator.store import StoreTooNew
     from hush.app import create_app
     from hush.listen import PortTaken, tcp_socket, unix_socket, uvicorn_server
     from hush.supervisor import Supervisor

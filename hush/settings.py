@@ -161,6 +161,36 @@ class Settings:
         " intake's event loop (queries still run side by side, one thread each).",
     )
 
+    store: str = _setting(
+        "duckdb",
+        "Where events and rollups live: `duckdb` (one embedded file in the data dir) or"
+        " `ducklake` (many nodes on one lake: set the HUSH_LAKE_* settings).",
+    )
+    lake_catalog: str = _setting(
+        "",
+        "The lake's PostgreSQL catalog as a libpq connection string (`host=... dbname=...`"
+        " or `postgresql://...`); it also holds sites, users, keys, goals and the audit log.",
+    )
+    lake_data: str = _setting(
+        "",
+        "Where the lake's Parquet files live: `s3://bucket/prefix/` or a directory every node"
+        " mounts.",
+    )
+    lake_schema: str = _setting(
+        "hush", "PostgreSQL schema of the admin tables (the lake's catalog goes beside it)."
+    )
+    lake_commit_interval: float = _setting(
+        5.0,
+        "Seconds between a lake node's loads (each load is one commit in the catalog: ten"
+        " nodes loading every second would grow it by gigabytes a day).",
+    )
+    s3_endpoint: str = _setting("", "S3 endpoint as host:port; empty: AWS.")
+    s3_key_id: str = _setting("", "S3 access key id.")
+    s3_secret: str = _setting("", "S3 secret access key.")
+    s3_region: str = _setting("us-east-1", "S3 region.")
+    s3_url_style: str = _setting("vhost", "S3 URL style: `vhost` or `path` (most non-AWS servers).")
+    s3_use_ssl: bool = _setting(True, "Whether S3 is reached over TLS.")
+
     def __post_init__(self) -> None:
         if self.audit_retention_days < 180:
             raise SettingsError(
@@ -187,6 +217,17 @@ class Settings:
                 f"HUSH_DUCKDB_MEMORY_LIMIT={self.duckdb_memory_limit!r}: expected a size such"
                 " as 96MiB or 1GiB"
             )
+        if self.store not in ("duckdb", "ducklake"):
+            raise SettingsError(f"HUSH_STORE={self.store!r}: expected duckdb or ducklake")
+        if self.store == "ducklake" and not (self.lake_catalog and self.lake_data):
+            raise SettingsError(
+                "HUSH_STORE=ducklake needs HUSH_LAKE_CATALOG (a PostgreSQL connection string)"
+                " and HUSH_LAKE_DATA (s3://bucket/prefix/ or a shared directory)"
+            )
+        if self.s3_url_style not in ("vhost", "path"):
+            raise SettingsError(f"HUSH_S3_URL_STYLE={self.s3_url_style!r}: expected vhost or path")
+        if not re.match(r"^[a-z_][a-z0-9_]*$", self.lake_schema):
+            raise SettingsError(f"HUSH_LAKE_SCHEMA={self.lake_schema!r}: expected a plain name")
         if self.collectors < 1:
             raise SettingsError(f"HUSH_COLLECTORS={self.collectors}: expected 1 or more")
         if self.alert_webhook and not re.match(r"^https?://[^\s]+$", self.alert_webhook):
@@ -300,6 +341,13 @@ def _convert(name: str, value: Any, source: str) -> Any:
             if seconds < 0:
                 raise ValueError("must not be negative")
             return seconds
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word not in {"true", "false", "1", "0", "yes", "no"}:
+                raise ValueError("expected true or false")
+            return word in {"true", "1", "yes"}
         if name == "trusted_proxies":
             return parse_networks(value)
         if name == "log_level":

@@ -15,11 +15,12 @@ from typing import Any
 import orjson
 
 from aggregator.errors import AdminError
-from aggregator.store import Store, StoreBusy
+from aggregator.store import StoreBusy
 from collector.clock import SystemClock
 from hush.admin.operations import AdminContext, run_admin
 from hush.admin.socket_path import reachable
 from hush.settings import Settings
+from hush.storage import open_store
 
 # Generous: `hush demo` of ten million events takes about a minute.
 OPERATION_SECONDS = 3600
@@ -34,7 +35,7 @@ def call_admin(settings: Settings, op: str, args: dict[str, Any]) -> dict[str, A
     if remote is not None:
         return remote
     try:
-        store = Store(settings.database_path)
+        store = open_store(settings, bounded=False)
     except StoreBusy:
         raise AdminFailed(
             f"{settings.database_path} is held by another process and no hush server answers "
