@@ -36,7 +36,11 @@ def _required(*extras: str) -> list[Requirement]:
 
 @pytest.mark.parametrize(
     ("lock", "extras"),
-    [("serve.lock", ()), ("dev.lock", ("test", "bench", "lake", "lake-test")), ("lake.lock", ("lake",))],
+    [
+        ("serve.lock", ()),
+        ("dev.lock", ("test", "bench", "lake", "lake-test")),
+        ("lake.lock", ("lake",)),
+    ],
     ids=["serve", "dev", "lake"],
 )
 def test_every_dependency_is_pinned_within_pyprojects_range(
