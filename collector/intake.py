@@ -34,7 +34,7 @@ from collector.scrub import PageUrl, scrub_page_url, scrub_referrer
 from collector.sites import Site, SiteDirectory
 from collector.sources import SourceTable
 from collector.spool import SpoolUnavailable, SpoolWriter
-from collector.visitor import SaltStore, visitor_id
+from collector.visitor import Salts, SaltsUnavailable, visitor_id
 
 log = logging.getLogger("hush.intake")
 
@@ -94,7 +94,7 @@ class Intake:
         self,
         *,
         sites: SiteDirectory,
-        salts: SaltStore,
+        salts: Salts,
         spool: SpoolWriter,
         counters: IntakeCounters,
         addresses: ClientAddressResolver,
@@ -148,6 +148,8 @@ class Intake:
             return  # nobody is left to answer, and nothing was said: nothing to count
         except SpoolUnavailable:
             await send_answer(send, 503, _JSON, b'{"error":"the spool cannot be written"}')
+        except SaltsUnavailable:
+            await send_answer(send, 503, _JSON, b'{"error":"the salt store does not answer"}')
         except Exception as exc:
             # A bug, not bad input. The message of an exception may quote a value the visitor
             # sent (even the address), so only its type and the stack are logged.

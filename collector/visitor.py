@@ -18,10 +18,12 @@ import logging
 import os
 import secrets
 import stat
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from hashlib import blake2b
 from pathlib import Path
+from typing import Protocol
 from urllib.parse import quote, unquote
 from zoneinfo import ZoneInfo
 
@@ -56,6 +58,23 @@ def local_day_window(timezone: ZoneInfo, now: float) -> tuple[date, float, float
     start = datetime.combine(day, time(0), timezone).timestamp()
     end = datetime.combine(day + timedelta(days=1), time(0), timezone).timestamp()
     return day, start, end
+
+
+class Salts(Protocol):
+    """Where the intake gets the day's salt: ``SaltStore`` (a tmpfs dir, one machine) or
+    ``collector.shared_salt.RedisSaltStore`` (the nodes of a lake)."""
+
+    def current(self, timezone: str) -> tuple[date, bytes]:
+        """The local date and salt for ``timezone`` now; raises ``SaltsUnavailable``."""
+        ...
+
+    def sweep(self) -> Sequence[str | os.PathLike[str]]:
+        """Delete the salts whose local day is over; return what went (files or keys)."""
+        ...
+
+
+class SaltsUnavailable(Exception):
+    """No salt can be had now (the shared salt store does not answer): events wait (503)."""
 
 
 class UnsafeSaltDir(Exception):

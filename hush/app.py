@@ -38,12 +38,11 @@ from collector.devices import DeviceDetector
 from collector.geo import CountryLookup
 from collector.sites import SiteDirectory
 from collector.spool import SpoolWriter
-from collector.visitor import SaltStore
 from dashboard.web.headers import ReadSideHeaders
 from dashboard.web.security import Limits
 from hush.admin.endpoint import AdminEndpoint
 from hush.admin.operations import AdminContext, run_admin
-from hush.collector_app import INTAKE_PATHS, build_intake, collector_totals
+from hush.collector_app import INTAKE_PATHS, build_intake, collector_totals, open_salts
 from hush.forward import PeerFromWebSocket
 from hush.metrics import (
     DURATION_BUCKETS,
@@ -82,8 +81,8 @@ class HushApp:
                 "data dir %s can be read by other users; hush creates it 0700: chmod 700 it",
                 settings.data_dir,
             )
-        # First: an unsafe salt dir (P3) stops hush before anything is opened.
-        self.salts = SaltStore(settings.salt_dir, self.clock)
+        # First: an unsafe salt dir or store (P3) stops hush before anything is opened.
+        self.salts = open_salts(settings, self.clock)
         self.store = open_store(settings)
         publish_snapshot(self.store, settings.sites_snapshot_path)
         self.sites = SiteDirectory(settings.sites_snapshot_path)
@@ -217,7 +216,9 @@ class HushApp:
         gc.freeze()
         self.ready = True
         log.info(
-            "hush is ready: data in %s, salts in %s", self.settings.data_dir, self.settings.salt_dir
+            "hush is ready: data in %s, salts in %s",
+            self.settings.data_dir,
+            self.settings.salt_store.rpartition("@")[2] or self.settings.salt_dir,  # no password
         )
         try:
             yield
@@ -239,8 +240,8 @@ class HushApp:
         On a lake, sites added or changed on another node reach this node's snapshot (and so
         its collectors) within a second or two."""
         while True:
-            for path in self.salts.sweep():
-                log.info("deleted expired salt %s", path.name)
+            for gone in self.salts.sweep():
+                log.info("deleted expired salt %s", os.path.basename(gone))
             if self.store.lake:
                 try:
                     await asyncio.to_thread(

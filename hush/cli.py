@@ -178,7 +178,7 @@ def _data_dir(parser: argparse.ArgumentParser) -> None:
 def _serve(settings: Settings, _args: argparse.Namespace) -> int:
     from aggregator.store import StoreTooNew
     from collector.process import harden_process
-    from collector.visitor import UnsafeSaltDir
+    from collector.visitor import SaltsUnavailable, UnsafeSaltDir
     from hush.app import create_app
     from hush.listen import PortTaken, tcp_socket, unix_socket, uvicorn_server
     from hush.supervisor import Supervisor
@@ -193,7 +193,7 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
         return 1
     try:
         app = create_app(settings)
-    except (UnsafeSaltDir, StoreTooNew) as exc:
+    except (UnsafeSaltDir, SaltsUnavailable, StoreTooNew) as exc:
         print(f"hush: refusing to start: {exc}", file=sys.stderr)
         return 2
     # Beside the port: the socket collector processes forward dashboard requests to.
@@ -217,7 +217,7 @@ def _collect(settings: Settings, args: argparse.Namespace) -> int:
     if args.parent_pid and not die_with_parent(args.parent_pid):
         return 0  # the server that started us is gone already
     from collector.process import harden_process
-    from collector.visitor import UnsafeSaltDir
+    from collector.visitor import SaltsUnavailable, UnsafeSaltDir
     from hush.collector_app import control_socket, create_collector_app
     from hush.listen import PortTaken, tcp_socket, unix_socket, uvicorn_server
 
@@ -236,7 +236,7 @@ def _collect(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     try:
         app = create_collector_app(settings)
-    except UnsafeSaltDir as exc:
+    except (UnsafeSaltDir, SaltsUnavailable) as exc:
         print(f"hush: refusing to start: {exc}", file=sys.stderr)
         return 2
     own = control_socket(settings)
@@ -338,6 +338,7 @@ def _audit(settings: Settings, _args: argparse.Namespace) -> int:
     checks += check_files(
         data_dir=settings.data_dir,
         salt_dir=settings.salt_dir,
+        salt_store=settings.salt_store,
         timezones={site["timezone"] for site in sites} | {"UTC"},
         now=time.time(),
     )

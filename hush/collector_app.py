@@ -37,7 +37,7 @@ from collector.rate_limit import RateLimiter
 from collector.sites import SiteDirectory
 from collector.sources import SourceTable
 from collector.spool import SpoolWriter
-from collector.visitor import SaltStore
+from collector.visitor import Salts, SaltStore
 from hush.admin.socket_path import reachable
 from hush.forward import Forwarder, on_unix_socket
 from hush.settings import Settings
@@ -53,11 +53,21 @@ _TEXT = [(b"content-type", b"text/plain; version=0.0.4")]
 _JSON = [(b"content-type", b"application/json")]
 
 
+def open_salts(settings: Settings, clock: Clock) -> Salts:
+    """The daily salts: in Redis when HUSH_SALT_STORE names one (the nodes of a lake), else in
+    the salt dir. Raises ``UnsafeSaltDir`` (or ``UnsafeSaltStore``) for a place that is unsafe."""
+    if settings.salt_store:
+        from collector.shared_salt import RedisSaltStore  # imports redis: only when configured
+
+        return RedisSaltStore(settings.salt_store, clock)
+    return SaltStore(settings.salt_dir, clock)
+
+
 def build_intake(
     settings: Settings,
     *,
     sites: SiteDirectory,
-    salts: SaltStore,
+    salts: Salts,
     spool: SpoolWriter,
     counters: IntakeCounters,
     clock: Clock,
@@ -97,7 +107,7 @@ class CollectorApp:
     ) -> None:
         self.settings = settings
         self.clock = clock or SystemClock()
-        self.salts = SaltStore(settings.salt_dir, self.clock)  # first: an unsafe dir stops us
+        self.salts = open_salts(settings, self.clock)  # first: an unsafe salt place stops us
         self.sites = SiteDirectory(settings.sites_snapshot_path)
         self.counters = IntakeCounters(self.clock)
         self.spool = SpoolWriter(
@@ -161,8 +171,8 @@ class CollectorApp:
     async def _maintain(self) -> None:
         """Delete expired salts (P3) and pick up a changed sites snapshot, every second."""
         while True:
-            for path in self.salts.sweep():
-                log.info("deleted expired salt %s", path.name)
+            for gone in self.salts.sweep():
+                log.info("deleted expired salt %s", os.path.basename(gone))
             self.sites.reload()
             await asyncio.sleep(MAINTENANCE_SECONDS)
 

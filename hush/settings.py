@@ -49,6 +49,11 @@ class Settings:
         _default_salt_dir(),
         "Directory for the daily salts; must be on tmpfs and never inside the data dir.",
     )
+    salt_store: str = _setting(
+        "",
+        "A Redis server (redis://host:port/db, persistence off) that holds the daily salts for"
+        " every node of a lake instead of the salt dir. Empty: the salt dir.",
+    )
     host: str = _setting("127.0.0.1", "Address `hush serve` listens on.")
     port: int = _setting(8000, "Port `hush serve` listens on.")
     trusted_proxies: tuple[Network, ...] = _setting(
@@ -234,6 +239,10 @@ class Settings:
             raise SettingsError("HUSH_ALERT_WEBHOOK: expected an http:// or https:// URL")
         if self.geoip_db is not None and not self.geoip_db.is_file():
             raise SettingsError(f"HUSH_GEOIP_DB={self.geoip_db}: no such file")
+        if self.salt_store and not re.match(r"^rediss?://[^/?#\s]+(/\d+)?$", self.salt_store):
+            raise SettingsError(
+                "HUSH_SALT_STORE: expected redis://host:port/db (or rediss://), or empty"
+            )
         if self.salt_dir.resolve().is_relative_to(self.data_dir.resolve()):
             raise SettingsError(
                 f"HUSH_SALT_DIR={self.salt_dir} lies inside HUSH_DATA_DIR={self.data_dir}: "

@@ -20,12 +20,15 @@ from collector.visitor import SALT_BYTES
 from privacy_audit.addresses import count_addresses
 from privacy_audit.report import P1, P3, Check, counted, listing
 from privacy_audit.salts import (
+    read_salt_store,
     read_salts,
     salt_dir_on_tmpfs,
     salt_dir_private,
     salt_files_private,
     salt_forms,
+    salt_store_keeps_nothing,
     salts_only_for_today,
+    shared_salts_only_for_today,
 )
 from privacy_audit.spool import spool_not_stuck
 
@@ -43,14 +46,26 @@ class _DataScan:
     salt_copies: int = 0
 
 
-def check_files(*, data_dir: Path, salt_dir: Path, timezones: set[str], now: float) -> list[Check]:
+def check_files(
+    *, data_dir: Path, salt_dir: Path, timezones: set[str], now: float, salt_store: str = ""
+) -> list[Check]:
     """P1, P3 and P8 on disk: the data dir's files, the salt dir and its salts, the spool.
 
     ``timezones`` are the sites' time zones; ``now`` is the epoch time whose local days count
-    as current.
+    as current. With ``salt_store`` (HUSH_SALT_STORE) the salts are there, not in the salt dir.
     """
+    if salt_store:
+        store = read_salt_store(salt_store)
+        scan = _scan_data_dir(data_dir, salt_forms(salt for salt, _ in store.salts.values()))
+        return [
+            _no_addresses_in_files(data_dir, scan),
+            _salts_apart_from_data(data_dir, None, scan, len(store.salts)),
+            salt_store_keeps_nothing(store),
+            shared_salts_only_for_today(store, timezones, now),
+            spool_not_stuck(data_dir / "spool", now),
+        ]
     salts = read_salts(salt_dir, now)
-    scan = _scan_data_dir(data_dir, salt_forms(salts))
+    scan = _scan_data_dir(data_dir, salt_forms(salt.data for salt in salts))
     return [
         _no_addresses_in_files(data_dir, scan),
         _salts_apart_from_data(data_dir, salt_dir, scan, len(salts)),
@@ -158,10 +173,13 @@ def _no_addresses_in_files(data_dir: Path, scan: _DataScan) -> Check:
     )
 
 
-def _salts_apart_from_data(data_dir: Path, salt_dir: Path, scan: _DataScan, salts: int) -> Check:
-    data, salt = data_dir.resolve(), salt_dir.resolve()
+def _salts_apart_from_data(
+    data_dir: Path, salt_dir: Path | None, scan: _DataScan, salts: int
+) -> Check:
+    data = data_dir.resolve()
     problems = []
-    if salt.is_relative_to(data) or data.is_relative_to(salt):
+    salt = salt_dir.resolve() if salt_dir else None
+    if salt and (salt.is_relative_to(data) or data.is_relative_to(salt)):
         problems.append(f"the salt dir {salt_dir} and the data dir {data_dir} overlap")
     if scan.salt_sized:
         problems.append(
@@ -174,7 +192,12 @@ def _salts_apart_from_data(data_dir: Path, salt_dir: Path, scan: _DataScan, salt
     return Check(
         P3,
         True,
-        "the salt dir lies outside the data dir, and no file there has a salt's size (32 bytes)"
+        (
+            "the salt dir lies outside the data dir, and no file there"
+            if salt_dir
+            else "the salts are in the shared salt store, and no file in the data dir"
+        )
+        + " has a salt's size (32 bytes)"
         " or holds a current salt as bytes, hex or base64"
         f" ({counted(scan.files, 'file')} against {counted(salts, 'salt')}).",
     )

@@ -1,12 +1,14 @@
 """P3 in the salt dir: hush's own, private, on tmpfs, and each salt hush's, private, 32 bytes
-and for its day only."""
+and for its day only. With a shared salt store (HUSH_SALT_STORE, a lake's nodes): its
+persistence is off, and each salt there is 32 bytes and expires at its local midnight."""
 
 from __future__ import annotations
 
 import base64
 import os
 import stat
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import unquote
@@ -73,14 +75,120 @@ def _parse_salt_name(name: str) -> tuple[str, date, bool] | None:
         return None
 
 
-def salt_forms(salts: list[_Salt]) -> list[bytes]:
+def salt_forms(salts: Iterable[bytes]) -> list[bytes]:
+    """Each salt as bytes, hex and base64: the forms a copy of it on disk would take."""
     forms = []
     for salt in salts:
-        if len(salt.data) == SALT_BYTES:
-            hexed = salt.data.hex().encode()
-            forms += [salt.data, hexed, hexed.upper(), base64.b64encode(salt.data)]
-            forms.append(base64.urlsafe_b64encode(salt.data).rstrip(b"="))
+        if len(salt) == SALT_BYTES:
+            hexed = salt.hex().encode()
+            forms += [salt, hexed, hexed.upper(), base64.b64encode(salt)]
+            forms.append(base64.urlsafe_b64encode(salt).rstrip(b"="))
     return forms
+
+
+@dataclass(slots=True)
+class SharedSalts:
+    """What the shared salt store holds and says about its persistence."""
+
+    location: str
+    unreachable: str = ""  # why it could not be asked, if it could not
+    persistence: str | None = None  # what would write salts to disk; None: nothing
+    snapshots: int = 0  # snapshots taken since the server started (SAVE, BGSAVE)
+    salts: dict[str, tuple[bytes, int]] = field(default_factory=dict)  # key: (salt, expiry ms)
+
+
+def read_salt_store(url: str) -> SharedSalts:
+    """Ask the Redis at ``url`` about its persistence and for hush's salts (in memory only)."""
+    import redis
+
+    from collector.shared_salt import KEY_PREFIX, persistence_problem
+
+    client = redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+    kwargs = client.connection_pool.connection_kwargs
+    found = SharedSalts(f"redis://{kwargs.get('host')}:{kwargs.get('port')}/{kwargs.get('db', 0)}")
+    try:
+        found.persistence = persistence_problem(client)
+        info = client.info("persistence")
+        found.snapshots = int(info.get("rdb_saves", 0))
+        for key in client.scan_iter(match=f"{KEY_PREFIX}*", count=100):
+            salt, expiry = client.get(key), client.pexpiretime(key)
+            if isinstance(salt, bytes):
+                found.salts[key.decode(errors="replace")] = (salt, int(expiry))
+    except redis.RedisError as exc:
+        found.unreachable = f"{type(exc).__name__}: {exc}"
+    finally:
+        client.close()
+    return found
+
+
+def salt_store_keeps_nothing(store: SharedSalts) -> Check:
+    if store.unreachable:
+        return Check(
+            P3,
+            False,
+            f"the shared salt store {store.location} could not be asked"
+            f" ({store.unreachable}), so its persistence is unknown.",
+        )
+    if store.persistence:
+        return Check(P3, False, f"the shared salt store {store.location}: {store.persistence}.")
+    if store.snapshots:
+        return Check(
+            P3,
+            False,
+            f"the shared salt store {store.location} took {counted(store.snapshots, 'snapshot')}"
+            " since it started (SAVE or BGSAVE): today's salts may be on its disk; deny those"
+            " commands (ACL -save -bgsave -bgrewriteaof) and restart it.",
+        )
+    return Check(
+        P3,
+        True,
+        f"the salts are in the shared salt store {store.location}, in memory only: save is"
+        " empty, appendonly is no, and no snapshot was taken since it started.",
+    )
+
+
+def shared_salts_only_for_today(store: SharedSalts, timezones: set[str], now: float) -> Check:
+    from collector.shared_salt import KEY_PREFIX
+    from collector.visitor import local_day_window
+
+    current, problems = [], []
+    for key, (salt, expiry) in sorted(store.salts.items()):
+        parsed = _parse_salt_name(key.removeprefix(KEY_PREFIX))
+        if parsed is None or parsed[2]:
+            problems.append(f"{key} is not named like a salt")
+            continue
+        zone_name, day, _ = parsed
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ValueError, KeyError):
+            problems.append(f"{key} names no known time zone")
+            continue
+        days = {datetime.fromtimestamp(t, zone).date() for t in (now, now - SALT_SWEEP_GRACE)}
+        end = local_day_window(zone, now)[2] if day in days else 0.0
+        if len(salt) != SALT_BYTES:
+            problems.append(f"{key} is {len(salt)} bytes, not {SALT_BYTES}")
+        elif day not in days:
+            problems.append(f"{key} is for a day that is not today in {zone_name}")
+        elif expiry < 0:
+            problems.append(f"{key} never expires")
+        elif day == datetime.fromtimestamp(now, zone).date() and expiry != int(end * 1000):
+            problems.append(f"{key} expires at {expiry} ms, not at its local midnight")
+        else:
+            current.append(f"{zone_name} {day}")
+    if problems:
+        return Check(
+            P3, False, f"a salt must live only for its local day, but {listing(problems)}."
+        )
+    if not current:
+        return Check(P3, True, "the shared salt store holds no salt, so none outlived its day.")
+    unused = sum(name.split()[0] not in timezones for name in current)
+    note = f" ({unused} for a time zone no site uses now)" if unused else ""
+    return Check(
+        P3,
+        True,
+        "the shared salt store holds salts only for current local days, each expiring at its"
+        f" local midnight: {', '.join(current)}{note}.",
+    )
 
 
 def salt_dir_private(salt_dir: Path) -> Check:

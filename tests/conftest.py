@@ -10,6 +10,9 @@ from aggregator.store import Store
 from tests.harness import Harness, in_process
 from tests.servers import ManualClock, ProcessServer, ThreadServer, running, utc
 
+# ``lake_services`` (PostgreSQL, S3, Redis) for any test that runs hush on a lake.
+pytest_plugins = ["tests.lake.fixtures"]
+
 SLOW_FIRST = ("web", "snippet")  # the browser tests' files take minutes each
 
 
