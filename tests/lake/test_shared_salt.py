@@ -23,7 +23,7 @@ from privacy_audit.files import check_files
 from privacy_audit.salts import read_salt_store, salt_store_keeps_nothing
 from tests.harness import in_process
 from tests.lake import services
-from tests.lake.conftest import LakeServices
+from tests.lake.fixtures import LakeServices
 from tests.servers import ManualClock
 
 ZONES = ("UTC", "Asia/Tokyo", "America/New_York", "Pacific/Auckland")
