@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from playwright.sync_api import Locator, Page, Request
 
-from tests.servers import ProcessServer
+from tests.servers import ThreadServer
 from tests.web.conftest import Opener, Tab, add_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -21,7 +21,7 @@ SITE = "/sites/example.com"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def people(hush: ProcessServer) -> Iterator[None]:
+def people(hush: ThreadServer) -> Iterator[None]:
     add_user(hush, "mo@example.com", "marketing", "example.com")
     add_user(hush, "off@example.com", "marketing", "example.com")
     add_user(hush, "sec@example.com", "security", "example.com")
