@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import uvicorn
 
+from hush.admin.operations import run_admin
 from hush.app import create_app
 from hush.settings import Settings, load_settings
 
@@ -188,6 +189,9 @@ class HushClient:
             raise AssertionError(f"hush {' '.join(args)} failed: {done.stderr}")
         return done
 
+    def add_site(self, domain: str) -> None:
+        self.cli("sites", "add", domain)
+
     def add_key(self) -> str:
         self.api_key = self.cli("keys", "add", "--name", "tests").stdout.strip().splitlines()[-1]
         return self.api_key
@@ -243,9 +247,11 @@ class ProcessServer(HushClient):
 
 
 class ThreadServer(HushClient):
-    """The app under uvicorn in a thread of the test process, with a clock the test moves."""
+    """The app under uvicorn in a thread of the test process, with a clock the test moves (or,
+    with ``clock=None``, the real one). Admin operations run in this process, as the admin
+    socket runs them (``run_admin`` in a worker thread), without starting a ``hush`` CLI."""
 
-    def __init__(self, root: Path, clock: ManualClock, **env: str) -> None:
+    def __init__(self, root: Path, clock: ManualClock | None, **env: str) -> None:
         self.port = free_port()
         self.env = server_environment(root, HUSH_PORT=str(self.port), **env)
         self.base_url = f"http://127.0.0.1:{self.port}"
@@ -265,6 +271,19 @@ class ThreadServer(HushClient):
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
+    def admin(self, op: str, **args: Any) -> dict[str, Any]:
+        """What ``hush <command>`` does through the admin socket, in this process."""
+        result = run_admin(self.app.admin_context, op, args)
+        self.app.after_admin_change(op)
+        return result
+
+    def add_site(self, domain: str) -> None:
+        self.admin("sites.add", domain=domain)
+
+    def add_key(self) -> str:
+        self.api_key = str(self.admin("keys.add", name="tests")["secret"])
+        return self.api_key
+
     def start(self) -> ThreadServer:
         self.thread.start()
         wait_until(lambda: self.server.started, timeout=20, what="uvicorn to start")
@@ -282,7 +301,7 @@ def running(hush: ProcessServer | ThreadServer, *, site: str | None = None) -> I
     try:
         hush.start()
         if site:
-            hush.cli("sites", "add", site)
+            hush.add_site(site)
         hush.add_key()
         yield
     finally:

@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import Browser, Playwright
 
 from tests.chromium import launch
-from tests.servers import CHROME_UA, ProcessServer, running
+from tests.servers import CHROME_UA, ProcessServer, ThreadServer, running
 from tests.snippet.pages import PageServer, Visit, Visitor
 
 # The browser connects from 127.0.0.1 with no proxy in front, so no proxy is trusted: the socket
@@ -29,10 +29,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "browser: drives a real Chromium (Debian's, via Playwright)")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser(playwright: Playwright) -> Iterator[Browser]:
     """Headless Chromium with a fresh profile (Playwright gives each launch its own
-    ``--user-data-dir``)."""
+    ``--user-data-dir``), one per worker: each visit is a browser context of its own."""
     browser = launch(playwright)
     yield browser
     browser.close()
@@ -46,9 +46,10 @@ def pages() -> Iterator[PageServer]:
 
 
 @pytest.fixture(scope="module")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServer]:
-    """``hush serve`` for a module's browser tests; each test registers its own site."""
-    hush = ProcessServer(tmp_path_factory.mktemp("collector"), **COLLECTOR_ENV)
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadServer]:
+    """The collector for a module's browser tests (uvicorn in a thread, the real clock); each
+    test registers its own site."""
+    hush = ThreadServer(tmp_path_factory.mktemp("collector"), None, **COLLECTOR_ENV)
     with running(hush):
         yield hush
 

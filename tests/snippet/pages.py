@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from playwright.sync_api import BrowserContext, Page, Request, Response
 
-from tests.servers import ProcessServer
+from tests.servers import ProcessServer, ThreadServer
 
 STATS_HOST = "stats.test"
 SOURCE = Path(__file__).resolve().parents[2] / "snippet" / "src" / "hush.js"
@@ -53,10 +53,13 @@ VISIBILITY = """
 """
 
 
-def add_site(hush: ProcessServer, domain: str, *settings: str) -> str:
-    hush.cli("sites", "add", domain)
-    if settings:
-        hush.cli("sites", "set", domain, *settings)
+def add_site(hush: ProcessServer | ThreadServer, domain: str, **changes: bool) -> str:
+    """Register ``domain``; ``changes`` (``honour_dnt``, ``hash_routing``) as ``hush sites set``
+    makes them, through the admin operation the CLI calls."""
+    hush.add_site(domain)
+    if changes:
+        assert isinstance(hush, ThreadServer), "sites.set runs in-process only"
+        hush.admin("sites.set", domain=domain, timezone=None, **changes)
     return domain
 
 

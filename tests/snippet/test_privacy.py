@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.servers import ProcessServer, free_port
+from tests.servers import ProcessServer, ThreadServer, free_port
 from tests.snippet.pages import (
     STAY_ON_PAGE,
     VISIBILITY,
@@ -94,7 +94,7 @@ LINKS = (
 )
 
 
-def every_extra(hush: ProcessServer, site: str, **more: str) -> str:
+def every_extra(hush: ProcessServer | ThreadServer, site: str, **more: str) -> str:
     return script_tag(
         hush.port,
         site,
@@ -116,7 +116,7 @@ def use_every_feature(tab: Visit) -> None:
 
 
 def test_nothing_is_sent_or_counted_under_global_privacy_control(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "gpc.test")
     pages.add("/app/", html(head=every_extra(collector, site), body=LINKS + STAY_ON_PAGE))
@@ -140,10 +140,10 @@ def test_nothing_is_sent_or_counted_under_global_privacy_control(
 
 
 def test_do_not_track_is_decided_by_the_collector_from_the_sites_setting(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     honours = add_site(collector, "honours-dnt.test")
-    ignores = add_site(collector, "ignores-dnt.test", "--dnt", "ignore")
+    ignores = add_site(collector, "ignores-dnt.test", honour_dnt=False)
     for site in (honours, ignores):
         pages.add(f"/{site}", html(head=script_tag(collector.port, site)))
     tab = visit(init_script=DNT, extra_http_headers={"DNT": "1"})
@@ -160,7 +160,7 @@ def test_do_not_track_is_decided_by_the_collector_from_the_sites_setting(
 
 
 def test_no_cookie_no_storage_and_no_host_but_the_site_and_the_collector(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "private.test")
     pages.add("/app/", html(head=every_extra(collector, site), body=LINKS + STAY_ON_PAGE))
@@ -198,7 +198,7 @@ def test_no_cookie_no_storage_and_no_host_but_the_site_and_the_collector(
 
 
 def test_a_content_security_policy_that_allows_only_the_collector_is_enough(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "csp.test")
     origin = f"http://stats.test:{collector.port}"
@@ -223,7 +223,7 @@ def test_a_content_security_policy_that_allows_only_the_collector_is_enough(
 
 
 def test_it_posts_text_plain_with_fetch_keepalive_without_credentials_else_xhr_never_beacon(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "transport.test")
     pages.add("/", html(head=script_tag(collector.port, site)))
@@ -261,7 +261,7 @@ def test_it_posts_text_plain_with_fetch_keepalive_without_credentials_else_xhr_n
 
 
 def test_it_stays_silent_on_localhost_file_pages_under_automation_and_when_the_page_says_so(
-    collector: ProcessServer, pages: PageServer, visit: Visitor, tmp_path: Path
+    collector: ThreadServer, pages: PageServer, visit: Visitor, tmp_path: Path
 ) -> None:
     site = add_site(collector, "guards.test")
     tag = script_tag(collector.port, site)
@@ -302,7 +302,7 @@ def test_it_stays_silent_on_localhost_file_pages_under_automation_and_when_the_p
 
 
 def test_nothing_it_meets_makes_it_throw_into_the_page(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = "fragile.test"
     dead = f"http://stats.test:{free_port()}/api/event"  # nothing listens there

@@ -9,7 +9,7 @@ from urllib.parse import quote
 import duckdb
 import pytest
 
-from tests.servers import ProcessServer, wait_until
+from tests.servers import ProcessServer, ThreadServer, wait_until
 from tests.snippet.pages import (
     STAY_ON_PAGE,
     VISIBILITY,
@@ -40,7 +40,9 @@ PRERENDER = """
 """
 
 
-def breakdown(hush: ProcessServer, site: str, prop: str, metric: str) -> dict[str, int]:
+def breakdown(
+    hush: ProcessServer | ThreadServer, site: str, prop: str, metric: str
+) -> dict[str, int]:
     rows = hush.results(
         "breakdown", site_id=site, period="day", property=prop, metrics=metric, limit=100
     )
@@ -59,7 +61,7 @@ def stored_props(hush: ProcessServer) -> list[tuple[str, dict[str, str]]]:
 
 
 def test_one_page_view_per_load_and_per_client_side_navigation(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "views.test")
     pages.add("/app/", html(head=script_tag(collector.port, site)))
@@ -111,7 +113,7 @@ def test_one_page_view_per_load_and_per_client_side_navigation(
 
 
 def test_the_noscript_pixel_counts_a_page_view_without_javascript(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "nojs.test")
     url = pages.url(site, "/without-js")
@@ -230,7 +232,7 @@ def test_outbound_links_downloads_forms_and_404s_when_their_attributes_ask(
     )
 
 
-def engagement_metrics(hush: ProcessServer, site: str) -> dict[str, Any]:
+def engagement_metrics(hush: ProcessServer | ThreadServer, site: str) -> dict[str, Any]:
     """The day's scroll depth and time on page (v2: Plausible's v1 has no scroll depth)."""
     metrics = ["scroll_depth", "time_on_page"]
     rows = hush.query(site_id=site, metrics=metrics, date_range="day", dimensions=["event:page"])
@@ -240,7 +242,7 @@ def engagement_metrics(hush: ProcessServer, site: str) -> dict[str, Any]:
 
 
 def test_leaving_a_page_reports_scroll_depth_and_engaged_time(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "read.test")
     # 4,000 px tall in a 720 px viewport: scrolled to 1,280 px, the visitor saw half of it.
@@ -266,7 +268,7 @@ def test_leaving_a_page_reports_scroll_depth_and_engaged_time(
 
 
 def test_engaged_time_counts_only_while_visible_and_is_reported_per_page(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "tabs.test")
     pages.add("/spa/", html(head=script_tag(collector.port, site, "hush.engagement")))
@@ -299,7 +301,7 @@ def test_engaged_time_counts_only_while_visible_and_is_reported_per_page(
 
 
 def test_a_prerendered_page_is_counted_only_once_it_is_shown(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "prerender.test")
     pages.add("/next", html(head=QUEUE_STUB + script_tag(collector.port, site)))
@@ -316,9 +318,9 @@ def test_a_prerendered_page_is_counted_only_once_it_is_shown(
 
 
 def test_hash_routes_are_pages_when_the_tag_asks_and_the_site_allows(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
-    site = add_site(collector, "hashes.test", "--hash-routing", "on")
+    site = add_site(collector, "hashes.test", hash_routing=True)
     pages.add(
         "/",
         html(
@@ -351,7 +353,7 @@ def test_hash_routes_are_pages_when_the_tag_asks_and_the_site_allows(
 
 
 def test_include_and_exclude_patterns_choose_the_pages_that_are_counted(
-    collector: ProcessServer, pages: PageServer, visit: Visitor
+    collector: ThreadServer, pages: PageServer, visit: Visitor
 ) -> None:
     site = add_site(collector, "paths.test")
     pages.add(

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 
 import pytest
 from playwright.sync_api import Page
 
-from tests.servers import ProcessServer
+from tests.servers import ThreadServer
 from tests.web.conftest import Opener, Tab, add_user
-from tests.web.test_site_view_in_browser import axe_violations
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+AXE = Path(__file__).parent / "axe" / "node_modules" / "axe-core" / "axe.min.js"
+SCHEMES: tuple[Literal["light", "dark"], ...] = ("light", "dark")
 
 USERS = {
     "marketing": "mo@example.com",
@@ -139,49 +141,102 @@ def contrast(one: str, other: str) -> float:
     return (light + 0.05) / (dark + 0.05)
 
 
-@pytest.fixture(scope="module", autouse=True)
-def people(hush: ProcessServer) -> Iterator[None]:
+def inject_axe(page: Page) -> None:
+    """axe-core, evaluated through the driver (so the page's CSP is untouched), once per page."""
+    page.evaluate(AXE.read_text())
+
+
+def axe_violations(page: Page) -> list[str]:
+    """Serious and critical axe-core findings on the page as it is now (axe injected)."""
+    result = page.evaluate(
+        "async () => { const r = await axe.run(document);"
+        " return {passes: r.passes.length, violations: r.violations"
+        ".filter(v => v.impact === 'serious' || v.impact === 'critical')"
+        ".map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).slice(0, 3).join(', '))}; }"
+    )
+    assert result["passes"] > 10, result  # axe really ran its rules on this page
+    return list(result["violations"])
+
+
+@pytest.fixture(scope="module")
+def tabs(hush: ThreadServer, module_tab: Opener) -> dict[str, Tab]:
+    """A logged-in browser per role (and one logged out), kept for the module's tests."""
     add_user(hush, USERS["marketing"], "marketing", "example.com")
     add_user(hush, USERS["admin"], "admin")
     add_user(hush, USERS["security"], "security", "example.com")
-    yield
-
-
-def tabs_of(tab: Opener, scheme: str) -> dict[str, Tab]:
-    """A logged-in browser per role (and one logged out), in the colour scheme asked for."""
     found = {}
     for role in ("", *USERS):
-        me = tab()
-        me.page.emulate_media(color_scheme=scheme)  # type: ignore[arg-type]
+        me = module_tab()
         if role:
             me.log_in(USERS[role])
         found[role] = me
     return found
 
 
-def test_tab_reaches_every_control_of_every_view_with_a_visible_focus(tab: Opener) -> None:
-    tabs = tabs_of(tab, "light")
-    unreached: dict[str, list[str]] = {}
-    unseen: dict[str, list[str]] = {}
+@dataclass
+class Survey:
+    """What every view showed: axe's findings per scheme, the Tab walk, what each tab saw."""
+
+    axe: dict[str, dict[str, list[str]]]  # scheme -> view -> findings
+    walks: dict[str, Walk]  # view -> the walk, light
+    console_errors: dict[str, list[str]]  # role -> errors over the whole survey
+    foreign_requests: dict[str, list[str]]
+
+
+@pytest.fixture(scope="module")
+def survey(tabs: dict[str, Tab]) -> Survey:
+    """Each view loaded once: axe and screenshots in light, then dark (the scheme switched on
+    the loaded page: dark mode is CSS alone, ``prefers-color-scheme``), then the Tab walk in
+    light (last: it opens every disclosure)."""
+    found = Survey({scheme: {} for scheme in SCHEMES}, {}, {}, {})
+    for me in tabs.values():
+        me.forget()
+
+    def look(me: Tab, name: str, *, disclosures: bool = True) -> None:
+        inject_axe(me.page)
+        for scheme in SCHEMES:
+            me.page.emulate_media(color_scheme=scheme)
+            found.axe[scheme][name] = axe_violations(me.page)
+            me.shoot(f"view-{name}-{scheme}")
+        me.page.emulate_media(color_scheme="light")
+        found.walks[name] = walk(me.page, disclosures=disclosures)
+
     for name, role, path in VIEWS:
-        found = walk(tabs[role].open(path))
-        assert len(found.controls) > 3, (name, found.controls)
-        unreached[name], unseen[name] = found.unreached, found.unseen_focus
+        tabs[role].page.emulate_media(color_scheme="light")
+        tabs[role].open(path)
+        look(tabs[role], name)
     page = tabs["marketing"].open(SHORTCUTS_HELP)
     page.keyboard.press("?")
-    found = walk(page, disclosures=False)
-    assert len(found.controls) > 10
-    unreached["shortcuts-help"], unseen["shortcuts-help"] = found.unreached, found.unseen_focus
-    names = [name for name, _, _ in VIEWS] + ["shortcuts-help"]
-    assert unreached == {key: [] for key in names}, json.dumps(unreached, indent=1)
-    assert unseen == {key: [] for key in names}, json.dumps(unseen, indent=1)
-    for me in tabs.values():
-        assert me.console_errors == [] and me.foreign_requests() == []
+    look(tabs["marketing"], "shortcuts-help", disclosures=False)
+    for role, me in tabs.items():
+        found.console_errors[role] = list(me.console_errors)
+        found.foreign_requests[role] = me.foreign_requests()
+    return found
 
 
-def test_the_walk_finds_an_unreachable_control_and_a_hidden_focus_ring(tab: Opener) -> None:
-    tabs = tabs_of(tab, "dark")
-    page = tabs["marketing"].open("/account")
+NAMES = [name for name, _, _ in VIEWS] + ["shortcuts-help"]
+
+
+def test_tab_reaches_every_control_of_every_view_with_a_visible_focus(survey: Survey) -> None:
+    for name in NAMES:
+        assert len(survey.walks[name].controls) > (10 if name == "shortcuts-help" else 3), (
+            name,
+            survey.walks[name].controls,
+        )
+    unreached = {name: survey.walks[name].unreached for name in NAMES}
+    unseen = {name: survey.walks[name].unseen_focus for name in NAMES}
+    assert unreached == {key: [] for key in NAMES}, json.dumps(unreached, indent=1)
+    assert unseen == {key: [] for key in NAMES}, json.dumps(unseen, indent=1)
+    assert survey.console_errors == {role: [] for role in survey.console_errors}
+    assert survey.foreign_requests == {role: [] for role in survey.foreign_requests}
+
+
+def test_the_walk_finds_an_unreachable_control_and_a_hidden_focus_ring(
+    tabs: dict[str, Tab],
+) -> None:
+    page = tabs["marketing"].page
+    page.emulate_media(color_scheme="dark")
+    tabs["marketing"].open("/account")
     page.evaluate(
         """() => {
         document.querySelector('main').insertAdjacentHTML('beforeend',
@@ -196,17 +251,9 @@ def test_the_walk_finds_an_unreachable_control_and_a_hidden_focus_ring(tab: Open
     assert [line.split(":")[0] for line in found.unseen_focus] == ["button no ring"]
 
 
-@pytest.mark.parametrize("scheme", ["light", "dark"])
-def test_axe_finds_no_serious_violation_on_any_view(tab: Opener, scheme: str) -> None:
-    tabs = tabs_of(tab, scheme)
-    found: dict[str, list[str]] = {}
-    for name, role, path in VIEWS:
-        page = tabs[role].open(path)
-        found[name] = axe_violations(page)
-        tabs[role].shoot(f"view-{name}-{scheme}")
-    page = tabs["marketing"].open(SHORTCUTS_HELP)
-    page.keyboard.press("?")
-    found["shortcuts-help"] = axe_violations(page)
-    tabs["marketing"].shoot(f"view-shortcuts-help-{scheme}")
-    names = [name for name, _, _ in VIEWS] + ["shortcuts-help"]
-    assert found == {key: [] for key in names}, json.dumps(found, indent=1)
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_axe_finds_no_serious_violation_on_any_view(survey: Survey, scheme: str) -> None:
+    assert set(survey.axe[scheme]) == set(NAMES)
+    assert survey.axe[scheme] == {key: [] for key in NAMES}, json.dumps(
+        survey.axe[scheme], indent=1
+    )

@@ -3,12 +3,23 @@ admin, and that link works once."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from tests.servers import ProcessServer
-from tests.web.conftest import PASSWORD, Opener, setup_link
+from tests.servers import ProcessServer, running
+from tests.web.conftest import PASSWORD, Opener, setup_link, with_first_traffic
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
+
+
+@pytest.fixture(scope="module")
+def hush(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessServer]:
+    """``hush serve`` itself (the link is what the process prints), with no user yet."""
+    server = ProcessServer(tmp_path_factory.mktemp("first-run"))
+    with running(server, site="example.com"):
+        with_first_traffic(server)
+        yield server
 
 
 def test_the_setup_link_creates_the_first_admin_once(hush: ProcessServer, tab: Opener) -> None:

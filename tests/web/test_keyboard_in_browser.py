@@ -10,9 +10,10 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Locator, Page, Request
 
-from tests.servers import ProcessServer
+from tests.servers import ThreadServer
 from tests.web.conftest import Opener, Tab, add_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
@@ -21,7 +22,7 @@ SITE = "/sites/example.com"
 
 
 @pytest.fixture(scope="module", autouse=True)
-def people(hush: ProcessServer) -> Iterator[None]:
+def people(hush: ThreadServer) -> Iterator[None]:
     add_user(hush, "mo@example.com", "marketing", "example.com")
     add_user(hush, "off@example.com", "marketing", "example.com")
     add_user(hush, "sec@example.com", "security", "example.com")
@@ -47,8 +48,18 @@ def press_and_load(page: Page, key: str) -> None:
         page.keyboard.press(key)
 
 
+# Every navigation the page starts (location.assign, a form's submit, a link) fires the
+# Navigation API's "navigate" event at once, before any request: the page records them.
+WATCH_NAVIGATIONS = """() => { if (!window.__navigations) navigation.addEventListener(
+  'navigate', e => window.__navigations.push(e.destination.url)); window.__navigations = []; }"""
+# Two turns of the page's event loop (so a key's handler that deferred its work has run), then
+# what the page started; null once the document was replaced.
+NAVIGATIONS = """async () => { await new Promise(r => setTimeout(r, 0));
+  await new Promise(r => setTimeout(r, 0)); return window.__navigations ?? null; }"""
+
+
 def stays(page: Page, key: str) -> None:
-    """``key`` changes nothing: the page asks for no other page."""
+    """``key`` changes nothing: the page starts no navigation and asks for no other page."""
     asked: list[str] = []
 
     def note(request: Request) -> None:
@@ -56,25 +67,39 @@ def stays(page: Page, key: str) -> None:
             asked.append(request.url)
 
     page.on("request", note)
+    page.evaluate(WATCH_NAVIGATIONS)
     page.keyboard.press(key)
-    page.wait_for_timeout(250)
+    try:
+        started = page.evaluate(NAVIGATIONS)
+    except PlaywrightError as gone:  # the document was replaced while the page was asked
+        started = [str(gone)]
     page.remove_listener("request", note)
-    assert asked == [], (key, asked)
+    assert started == [] and asked == [], (key, started, asked)
 
 
-def marketing(tab: Opener, email: str = "mo@example.com") -> Tab:
+def marketing(tab: Opener, email: str) -> Tab:
     me = tab()
     me.log_in(email)
     return me
 
 
-def test_the_main_actions_need_only_the_keyboard(tab: Opener) -> None:
-    me = marketing(tab)
+@pytest.fixture(scope="module")
+def logged_in_mo(people: None, module_tab: Opener) -> Tab:
+    return marketing(module_tab, "mo@example.com")
+
+
+@pytest.fixture
+def me(logged_in_mo: Tab) -> Tab:
+    """mo@example.com, logged in once for the module; what earlier tests saw is forgotten."""
+    logged_in_mo.forget()
+    return logged_in_mo
+
+
+def test_the_main_actions_need_only_the_keyboard(me: Tab) -> None:
     page = me.open(SITE)
     period = page.get_by_label("Period", exact=True)
     tab_to(page, period)
-    page.keyboard.press("ArrowUp")  # 28 days -> 7 days: the page waits for Enter
-    page.wait_for_timeout(150)
+    stays(page, "ArrowUp")  # 28 days -> 7 days: the page waits for Enter
     assert "period" not in query(page)
     press_and_load(page, "Enter")
     assert query(page)["period"] == ["7d"]
@@ -118,8 +143,7 @@ def test_the_main_actions_need_only_the_keyboard(tab: Opener) -> None:
     assert me.console_errors == [] and me.foreign_requests() == []
 
 
-def test_shortcuts_follow_the_links_their_help_lists(tab: Opener) -> None:
-    me = marketing(tab)
+def test_shortcuts_follow_the_links_their_help_lists(me: Tab, tab: Opener) -> None:
     page = me.open(SITE)
     press_and_load(page, "w")
     assert query(page)["period"] == ["7d"]
@@ -156,8 +180,7 @@ def test_shortcuts_follow_the_links_their_help_lists(tab: Opener) -> None:
     assert me.console_errors == []
 
 
-def test_the_question_mark_opens_an_accessible_list_of_the_shortcuts(tab: Opener) -> None:
-    me = marketing(tab)
+def test_the_question_mark_opens_an_accessible_list_of_the_shortcuts(me: Tab) -> None:
     page = me.open(SITE + "?period=7d")
     dialog = page.get_by_role("dialog", name="Keyboard shortcuts")
     assert dialog.is_hidden()
@@ -178,8 +201,7 @@ def test_the_question_mark_opens_an_accessible_list_of_the_shortcuts(tab: Opener
     assert me.console_errors == []
 
 
-def test_shortcuts_never_fire_while_typing_or_with_a_modifier(tab: Opener) -> None:
-    me = marketing(tab)
+def test_shortcuts_never_fire_while_typing_or_with_a_modifier(me: Tab) -> None:
     page = me.open(SITE + "?period=7d")
     for key in ("Shift+W", "Alt+d", "Control+m", "Meta+a", "Shift+ArrowLeft"):
         stays(page, key)
@@ -214,3 +236,10 @@ def test_turned_off_in_the_account_no_key_does_anything(tab: Opener) -> None:
     page.get_by_label("Period", exact=True).select_option("day")  # the picker still works
     page.wait_for_url("**period=day**")
     assert me.console_errors == []
+
+
+def test_stays_sees_a_key_that_starts_a_navigation(me: Tab) -> None:
+    page = me.open(SITE + "?period=7d")
+    with pytest.raises(AssertionError, match="'d'"):
+        stays(page, "d")
+    page.wait_for_url("**period=day**")

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser
 
-from tests.servers import CHROME_UA, ProcessServer
+from tests.servers import CHROME_UA, ThreadServer
 from tests.snippet.pages import PageServer
 from tests.web.conftest import PASSWORD, Opener, add_user
 
@@ -23,7 +23,7 @@ NAV = {
 
 
 @pytest.fixture(scope="module", autouse=True)
-def people(hush: ProcessServer) -> Iterator[None]:
+def people(hush: ThreadServer) -> Iterator[None]:
     add_user(hush, "admin@example.com", "admin")
     add_user(hush, "mo@example.com", "marketing", "example.com")
     add_user(hush, "sec@example.com", "security", "example.com")
@@ -32,7 +32,7 @@ def people(hush: ProcessServer) -> Iterator[None]:
 
 @pytest.mark.parametrize("role", sorted(NAV))
 def test_each_role_logs_in_and_sees_exactly_what_it_may(
-    hush: ProcessServer, tab: Opener, role: str
+    hush: ThreadServer, tab: Opener, role: str
 ) -> None:
     email = {
         "admin": "admin@example.com",
@@ -55,7 +55,7 @@ def test_each_role_logs_in_and_sees_exactly_what_it_may(
     assert me.console_errors == []
 
 
-def test_a_marketing_user_is_refused_the_audit_log(hush: ProcessServer, tab: Opener) -> None:
+def test_a_marketing_user_is_refused_the_audit_log(hush: ThreadServer, tab: Opener) -> None:
     mo = tab()
     mo.log_in("mo@example.com")
     page = mo.open("/audit-log")
@@ -64,7 +64,7 @@ def test_a_marketing_user_is_refused_the_audit_log(hush: ProcessServer, tab: Ope
     mo.shoot("forbidden")
 
 
-def test_the_login_page_and_a_failed_login(hush: ProcessServer, tab: Opener) -> None:
+def test_the_login_page_and_a_failed_login(hush: ThreadServer, tab: Opener) -> None:
     visitor = tab()
     visitor.open("/login")
     visitor.shoot("login")
@@ -76,7 +76,7 @@ def test_the_login_page_and_a_failed_login(hush: ProcessServer, tab: Opener) -> 
     assert visitor.console_errors == [] and visitor.foreign_requests() == []
 
 
-def test_repeated_failures_slow_the_login(hush: ProcessServer, tab: Opener) -> None:
+def test_repeated_failures_slow_the_login(hush: ThreadServer, tab: Opener) -> None:
     add_user(hush, "slow@example.com", "marketing")
     visitor = tab()
     for _ in range(5):
@@ -87,7 +87,7 @@ def test_repeated_failures_slow_the_login(hush: ProcessServer, tab: Opener) -> N
 
 
 def test_logout_kills_the_session_and_its_cookie_cannot_be_replayed(
-    hush: ProcessServer, tab: Opener
+    hush: ThreadServer, tab: Opener
 ) -> None:
     me = tab()
     page = me.log_in("sec@example.com")
@@ -99,7 +99,7 @@ def test_logout_kills_the_session_and_its_cookie_cannot_be_replayed(
     assert page.url.startswith(hush.base_url + "/login")
 
 
-def test_a_password_change_ends_the_other_sessions(hush: ProcessServer, tab: Opener) -> None:
+def test_a_password_change_ends_the_other_sessions(hush: ThreadServer, tab: Opener) -> None:
     add_user(hush, "two@example.com", "marketing", "example.com")
     laptop, phone = tab(), tab()
     laptop.log_in("two@example.com")
@@ -116,7 +116,7 @@ def test_a_password_change_ends_the_other_sessions(hush: ProcessServer, tab: Ope
 
 
 def test_a_forged_form_from_another_site_changes_nothing(
-    hush: ProcessServer, tab: Opener, browser: Browser
+    hush: ThreadServer, tab: Opener, browser: Browser
 ) -> None:
     add_user(hush, "victim@example.com", "marketing", "example.com")
     victim = tab()
@@ -156,7 +156,7 @@ def test_a_forged_form_from_another_site_changes_nothing(
     ],
 )
 def test_the_admin_pages_load_only_hushs_own_resources(
-    hush: ProcessServer, tab: Opener, path: str, heading: str
+    hush: ThreadServer, tab: Opener, path: str, heading: str
 ) -> None:
     admin = tab()
     admin.log_in("admin@example.com")
@@ -168,7 +168,7 @@ def test_the_admin_pages_load_only_hushs_own_resources(
 
 
 def test_the_snippet_tag_is_copied_with_the_first_party_script(
-    hush: ProcessServer, tab: Opener
+    hush: ThreadServer, tab: Opener
 ) -> None:
     admin = tab()
     admin.context.grant_permissions(["clipboard-read", "clipboard-write"])

@@ -8,14 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import ProcessServer
+from tests.servers import ThreadServer
 from tests.web.conftest import Opener, add_user
 
 pytestmark = [pytest.mark.browser, pytest.mark.server]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def signals(hush: ProcessServer) -> Iterator[None]:
+def signals(hush: ThreadServer) -> Iterator[None]:
     add_user(hush, "sec@example.com", "security", "example.com")
     add_user(hush, "mkt@example.com", "marketing", "example.com")
     agents = ["Mozilla/5.0 (compatible; GPTBot/1.2; +https://openai.com/gptbot)", "curl/8.0", ""]
@@ -30,7 +30,7 @@ def signals(hush: ProcessServer) -> Iterator[None]:
     yield
 
 
-def test_a_security_user_reads_the_view(hush: ProcessServer, tab: Opener) -> None:
+def test_a_security_user_reads_the_view(hush: ThreadServer, tab: Opener) -> None:
     me = tab()
     me.log_in("sec@example.com")
     page = me.open("/sites/example.com/security?period=day")
@@ -46,7 +46,7 @@ def test_a_security_user_reads_the_view(hush: ProcessServer, tab: Opener) -> Non
     assert not me.console_errors and not me.foreign_requests()
 
 
-def test_a_marketing_user_is_refused(hush: ProcessServer, tab: Opener) -> None:
+def test_a_marketing_user_is_refused(hush: ThreadServer, tab: Opener) -> None:
     me = tab()
     me.log_in("mkt@example.com")
     response = me.page.goto(hush.base_url + "/sites/example.com/security")
