@@ -150,6 +150,7 @@ class MaintenanceThread:
         self._live_interval = live_interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="hush-maintenance", daemon=True)
+        self.leader = False  # on a lake: whether this node held the leader lock at its last try
         self.live_passes = 0  # refreshes of the open days so far
         self.live_rollups = 0  # open days rebuilt in them
         self.live_seconds = 0.0  # how long the last refresh that rebuilt one took
@@ -166,7 +167,8 @@ class MaintenanceThread:
         """Whether this process maintains the store: always for the embedded file; on a lake,
         only the node holding the leader lock (one at a time; another takes over within a
         pass when it dies)."""
-        return self._store.leads()
+        self.leader = self._store.leads()
+        return self.leader
 
     def stop(self) -> None:
         self._stop.set()

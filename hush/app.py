@@ -310,6 +310,8 @@ class HushApp:
             "load_failures_in_a_row": self.loader.failures,
             "maintenance_failures_in_a_row": self.maintenance.failures,
         }
+        if self.store.lake:  # one node of many: whether it is the one that maintains the lake
+            body["maintenance_leader"] = self.maintenance.leader
         reasons = []
         if not (self.ready and self.loader.running):
             body["status"] = "starting"
