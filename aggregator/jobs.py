@@ -189,6 +189,7 @@ class MaintenanceThread:
             purge_audit_log(self._store, self._audit_retention_days, self._clock, report)
             fold_signal_minutes(self._store, self._clock)
             purge_loaded_segments(self._store)
+            self._store.tidy()
         return report
 
     def _run(self) -> None:

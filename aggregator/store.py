@@ -190,6 +190,10 @@ class Store:
             finally:
                 cursor.close()
 
+    def tidy(self) -> None:
+        """Routine upkeep after a maintenance pass (a lake merges small files and expires old
+        snapshots; the file needs none)."""
+
     def rollups_changed(self) -> None:
         """This process changed rollups or rolled_days: its readers see them at once (the
         file: always; a lake node refreshes its copy now rather than at its next poll)."""

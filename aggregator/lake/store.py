@@ -144,6 +144,23 @@ class LakeStore(Store):
             cursor.execute(f"SET search_path = {_quote(self._write_path)}")
             yield cursor
 
+    def tidy(self) -> None:
+        """Merge the small files frequent commits leave, expire snapshots older than an hour
+        and delete the files none of them needs: the catalog stays small (about 4 KB a commit
+        until then) and readers on other nodes keep an hour to finish with old files."""
+        with self._using(), self.locks.shared():
+            cur = self._con.cursor()
+            try:
+                cur.execute("CALL ducklake_merge_adjacent_files('lake')")
+                cur.execute(
+                    "CALL ducklake_expire_snapshots('lake', older_than => now() - INTERVAL 1 HOUR)"
+                )
+                cur.execute(
+                    "CALL ducklake_cleanup_old_files('lake', older_than => now() - INTERVAL 1 HOUR)"
+                )
+            finally:
+                cur.close()
+
     def rollups_changed(self) -> None:
         self.rollup_cache.refresh()
 
