@@ -58,7 +58,9 @@ def test_an_event_with_15000_host_labels_is_answered_in_milliseconds(app: Harnes
         response = app.event(body)
         elapsed = time.perf_counter() - started
         assert response.status_code in (202, 400)
-        assert elapsed < 0.05, f"{elapsed * 1000:.0f} ms"
+        # Milliseconds when linear; the quadratic code took ~2 s. The bound catches that with
+        # room for a loaded machine (a guard against the algorithm, not a speed figure).
+        assert elapsed < 0.5, f"{elapsed * 1000:.0f} ms"
 
 
 def test_many_repeated_forwarded_for_headers_cost_linear_time(app: Harness) -> None:
@@ -71,7 +73,7 @@ def test_many_repeated_forwarded_for_headers_cost_linear_time(app: Harness) -> N
     parsed = _read_headers(headers)
     elapsed = time.perf_counter() - started
     assert parsed.forwarded_for.endswith("198.51.100.7, 203.0.113.9")
-    assert elapsed < 0.25, f"{elapsed * 1000:.0f} ms"
+    assert elapsed < 1.0, f"{elapsed * 1000:.0f} ms"  # quadratic took ~4 s; linear, ms
 
 
 def test_twenty_addresses_of_one_ipv6_64_are_limited_together(tmp_path: Path) -> None:
