@@ -418,6 +418,28 @@ class HushApp:
                 self.alerter.evaluation_failures,
             ),
         ]
+        cache = getattr(self.store, "rollup_cache", None)
+        if cache is not None:  # a node of a lake
+            gauges += [
+                (
+                    "hush_lake_maintenance_leader",
+                    "gauge",
+                    "1 while this node maintains the lake (holds the leader lock).",
+                    int(self.maintenance.leader),
+                ),
+                (
+                    "hush_lake_rollup_cache_refreshes_total",
+                    "counter",
+                    "Copies of changed rollups from the lake into this node's cache.",
+                    cache.refreshes,
+                ),
+                (
+                    "hush_lake_rollup_cache_failures_total",
+                    "counter",
+                    "Refreshes of the rollup cache that failed (the catalog unreachable).",
+                    cache.failures,
+                ),
+            ]
         for name, kind, text, value in gauges:
             lines += [*family(name, kind, text), f"{name} {value}"]
         lines += await self._memory_lines()

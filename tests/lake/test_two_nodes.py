@@ -166,6 +166,8 @@ def test_a_killed_node_loses_no_event_and_the_other_takes_over_maintenance(
         timeout=15,
         what="the other node to take over maintenance",
     )
+    metrics = httpx.get(f"{other.base_url}/metrics", timeout=5).text
+    assert "hush_lake_maintenance_leader 1" in metrics
     # The killed node comes back on its spool and loads what it had acknowledged, once.
     leader.start()
     span = {"site_id": "example.com", "period": "day"}
