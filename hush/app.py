@@ -93,7 +93,9 @@ class HushApp:
         self.loader = LoaderThread(
             self.store,
             settings.spool_dir,
-            interval=settings.load_interval,
+            # On a lake each load is a commit in the catalog: a load every few seconds, not
+            # one at each closed segment.
+            interval=settings.lake_commit_interval if self.store.lake else settings.load_interval,
             observe=self._observe_load,
         )
         self.spool = SpoolWriter(
@@ -102,7 +104,7 @@ class HushApp:
             segment_bytes=settings.segment_bytes,
             fsync_interval=settings.fsync_interval,
             trailer=self.counters.drain_line,
-            on_close=self.loader.wake,
+            on_close=(lambda: None) if self.store.lake else self.loader.wake,
         )
         self.countries = CountryLookup(settings.geoip_db, fallback_dir=settings.data_dir)
         self.intake = build_intake(
