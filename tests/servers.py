@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import uvicorn
 
 from hush.admin.operations import run_admin
@@ -312,3 +313,46 @@ def running(hush: ProcessServer | ThreadServer, *, site: str | None = None) -> I
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)  # type: ignore[misc]
+
+
+class EventStream:
+    """Page views posted to ``base_url`` by ``workers`` threads (each its own address), each
+    with a path of its own, until ``stop()`` or until the server goes away; ``acknowledged``
+    holds the paths answered 202, the events the server promised to keep."""
+
+    def __init__(self, base_url: str, *, workers: int = 4) -> None:
+        self.base_url = base_url
+        self.acknowledged: list[str] = []
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads = [threading.Thread(target=self._send, args=(w,)) for w in range(workers)]
+        for thread in self._threads:
+            thread.start()
+
+    def _send(self, worker: int) -> None:
+        with httpx.Client(base_url=self.base_url, timeout=5) as client:
+            n = 0
+            while not self._stop.is_set():
+                path = f"/w{worker}/{n}"
+                n += 1
+                body = {"n": "pageview", "u": f"https://example.com{path}", "d": "example.com"}
+                try:
+                    response = client.post(
+                        "/api/event",
+                        content=orjson.dumps(body),
+                        headers={
+                            "Content-Type": "text/plain",
+                            "User-Agent": CHROME_UA,
+                            "X-Forwarded-For": f"203.0.113.{worker}",
+                        },
+                    )
+                except httpx.TransportError:
+                    return  # the server is gone: this event was never acknowledged
+                if response.status_code == 202:
+                    with self._lock:
+                        self.acknowledged.append(path)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join()

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import fcntl
 import os
-import threading
 import time
 from pathlib import Path
 
 import duckdb
-import httpx
 import orjson
 import pytest
 
 from aggregator.loader import load_pending
 from aggregator.store import Store
-from tests.servers import CHROME_UA, ProcessServer, wait_until
+from tests.servers import EventStream, ProcessServer, wait_until
 
 pytestmark = pytest.mark.server
 
@@ -31,41 +29,11 @@ def stored_paths(database: Path) -> dict[str, int]:
 def test_every_acknowledged_event_survives_a_sigkill_exactly_once(tmp_path: Path) -> None:
     hush = ProcessServer(tmp_path, HUSH_RATE_LIMIT="0").start()
     hush.cli("sites", "add", "example.com")
-    acknowledged: list[str] = []
-    stop = threading.Event()
-    lock = threading.Lock()
-
-    def send(worker: int) -> None:
-        with httpx.Client(base_url=hush.base_url, timeout=5) as client:
-            n = 0
-            while not stop.is_set():
-                path = f"/w{worker}/{n}"
-                n += 1
-                body = {"n": "pageview", "u": f"https://example.com{path}", "d": "example.com"}
-                try:
-                    response = client.post(
-                        "/api/event",
-                        content=orjson.dumps(body),
-                        headers={
-                            "Content-Type": "text/plain",
-                            "User-Agent": CHROME_UA,
-                            "X-Forwarded-For": f"203.0.113.{worker}",
-                        },
-                    )
-                except httpx.TransportError:
-                    return  # the server is gone: this event was never acknowledged
-                if response.status_code == 202:
-                    with lock:
-                        acknowledged.append(path)
-
-    workers = [threading.Thread(target=send, args=(w,)) for w in range(4)]
-    for worker in workers:
-        worker.start()
+    stream = EventStream(hush.base_url)
+    acknowledged = stream.acknowledged
     wait_until(lambda: len(acknowledged) > 1500, timeout=30, what="a stream of events")
     hush.kill()  # SIGKILL: no shutdown, segments left open, maybe mid-load
-    stop.set()
-    for worker in workers:
-        worker.join()
+    stream.stop()
     assert len(acknowledged) > 1500
 
     hush.start()  # a new process picks up the dead one's segments

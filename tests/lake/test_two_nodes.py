@@ -9,7 +9,6 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.lakes import lake_env
-from tests.servers import CHROME_UA, ProcessServer, wait_until
+from tests.servers import EventStream, ProcessServer, wait_until
 
 pytestmark = pytest.mark.server
 
@@ -121,45 +120,13 @@ def test_a_killed_node_loses_no_event_and_the_other_takes_over_maintenance(
         what="one maintenance leader",
     )
     leader, other = (one, two) if health(one)["maintenance_leader"] else (two, one)
-    acknowledged: list[str] = []
-    stop = threading.Event()
-    lock = threading.Lock()
+    stream = EventStream(leader.base_url, workers=3)
+    acknowledged = stream.acknowledged
 
-    def send(worker: int) -> None:
-        with httpx.Client(base_url=leader.base_url, timeout=2) as client:
-            n = 0
-            while not stop.is_set():
-                path = f"/w{worker}-{n}"
-                n += 1
-                try:
-                    answer = client.post(
-                        "/api/event",
-                        json={
-                            "n": "pageview",
-                            "u": f"https://example.com{path}",
-                            "d": "example.com",
-                        },
-                        headers={
-                            "User-Agent": CHROME_UA,
-                            "X-Forwarded-For": f"203.0.113.{worker}",
-                            "Content-Type": "text/plain",
-                        },
-                    )
-                except httpx.TransportError:
-                    return  # the node is gone: never acknowledged
-                if answer.status_code == 202:
-                    with lock:
-                        acknowledged.append(path)
-
-    workers = [threading.Thread(target=send, args=(w,)) for w in range(3)]
-    for worker in workers:
-        worker.start()
     # Let it load a few times (every second on a lake node here), then kill it mid-stream.
     wait_until(lambda: len(acknowledged) > 600, timeout=30, what="a stream of events")
     leader.kill()
-    stop.set()
-    for worker in workers:
-        worker.join()
+    stream.stop()
     # The lock died with its connection: the other node maintains the lake now.
     wait_until(
         lambda: health(other).get("maintenance_leader") is True,
