@@ -349,10 +349,14 @@ def _audit(settings: Settings, _args: argparse.Namespace) -> int:
         sites = json.loads(settings.sites_snapshot_path.read_text())
     except (FileNotFoundError, ValueError):
         sites = []
+    from pathlib import Path
+
+    on_disk = settings.store == "ducklake" and not settings.lake_data.startswith("s3://")
     checks += check_files(
         data_dir=settings.data_dir,
         salt_dir=settings.salt_dir,
         salt_store=settings.salt_store,
+        lake_data=Path(settings.lake_data) if on_disk else None,
         timezones={site["timezone"] for site in sites} | {"UTC"},
         now=time.time(),
     )
