@@ -28,9 +28,7 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
 
 def audit(hush: Harness) -> list[Check]:
     settings = hush.app.settings
-    checks = check_database(
-        hush.app.store, retention_days=30, today=date.today(), now=time.time()
-    )
+    checks = check_database(hush.app.store, retention_days=30, today=date.today(), now=time.time())
     return checks + check_files(
         data_dir=settings.data_dir,
         salt_dir=settings.salt_dir,
