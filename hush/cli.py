@@ -1,5 +1,5 @@
 """The ``hush`` command line: ``serve``, ``collect``, ``sites``, ``users``, ``keys``, ``demo``,
-``retention``, ``audit``.
+``retention``, ``audit``, ``lake``.
 
 Each command imports what it needs when it runs: ``hush collect`` must never load DuckDB, the
 query engine or the dashboard (a collector process has no store), and ``hush serve`` should not
@@ -162,6 +162,20 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--site", default="demo.example", help="the site (demo.example)")
     _data_dir(demo)
     demo.set_defaults(run=_demo)
+
+    lake = commands.add_parser("lake", help="move to a DuckLake").add_subparsers(
+        dest="action", required=True
+    )
+    lake_migrate = lake.add_parser(
+        "migrate",
+        help="copy a DuckDB file into an empty lake (the HUSH_LAKE_* settings, whatever"
+        " HUSH_STORE says), then check that both give the same answers",
+    )
+    lake_migrate.add_argument(
+        "--from", dest="source", help="the DuckDB file (default: hush.duckdb in the data dir)"
+    )
+    _data_dir(lake_migrate)
+    lake_migrate.set_defaults(run=_lake_migrate)
 
     audit = commands.add_parser(
         "audit", help="check this installation against the privacy promises (P1-P8)"
@@ -335,10 +349,14 @@ def _audit(settings: Settings, _args: argparse.Namespace) -> int:
         sites = json.loads(settings.sites_snapshot_path.read_text())
     except (FileNotFoundError, ValueError):
         sites = []
+    from pathlib import Path
+
+    on_disk = settings.store == "ducklake" and not settings.lake_data.startswith("s3://")
     checks += check_files(
         data_dir=settings.data_dir,
         salt_dir=settings.salt_dir,
         salt_store=settings.salt_store,
+        lake_data=Path(settings.lake_data) if on_disk else None,
         timezones={site["timezone"] for site in sites} | {"UTC"},
         now=time.time(),
     )
@@ -356,6 +374,47 @@ def _audit(settings: Settings, _args: argparse.Namespace) -> int:
         checks += check_server(url, site=sites[0]["domain"] if sites else None)
     print(render(checks))
     return 0 if all(check.passed for check in checks) else 1
+
+
+def _lake_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    import dataclasses
+    import time
+    from pathlib import Path
+
+    from aggregator.lake.migrate import LakeNotEmpty, SourceMissing, migrate_to_lake
+    from aggregator.lake.store import LakeStore
+    from aggregator.store import StoreBusy
+    from hush.admin.client import running_server
+    from hush.storage import open_store
+
+    if not (settings.lake_catalog and settings.lake_data):
+        print(
+            "hush: hush lake migrate needs HUSH_LAKE_CATALOG (a PostgreSQL connection string)"
+            " and HUSH_LAKE_DATA (s3://bucket/prefix/ or a directory)",
+            file=sys.stderr,
+        )
+        return 2
+    source = Path(args.source) if args.source else settings.database_path
+    if running_server(settings) is not None:
+        print(
+            f"hush: a hush server runs on {settings.data_dir}: stop hush serve first",
+            file=sys.stderr,
+        )
+        return 1
+    lake = open_store(dataclasses.replace(settings, store="ducklake"), bounded=False)
+    assert isinstance(lake, LakeStore)
+    try:
+        report = migrate_to_lake(source, lake, now=time.time())
+    except StoreBusy:
+        print(f"hush: {source} is held by another process: stop hush serve first", file=sys.stderr)
+        return 1
+    except (LakeNotEmpty, SourceMissing) as exc:
+        print(f"hush: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        lake.close()
+    print("\n".join(report.lines()))
+    return 1 if report.differences else 0
 
 
 def _retention(settings: Settings, args: argparse.Namespace) -> int:

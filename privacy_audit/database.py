@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import duckdb
 
@@ -15,12 +15,14 @@ from privacy_audit.report import P1, P2, P5, P8, Check, counted, listing
 # way, and it runs every minute once a day is rolled up: a day's grace spares false alarms.
 RETENTION_GRACE_DAYS = 1
 
+# The tables of the store: the file's (its own database's ``main``), or a lake node's (the lake's
+# ``main`` and the admin tables' schema in PostgreSQL; its rollup cache is a copy of the lake's).
 _COLUMNS = """
 SELECT c.table_name, c.column_name, c.data_type
 FROM information_schema.columns AS c
 JOIN information_schema.tables AS t USING (table_catalog, table_schema, table_name)
-WHERE t.table_type = 'BASE TABLE' AND c.table_schema = 'main'
-  AND c.table_catalog = current_database()
+WHERE t.table_type = 'BASE TABLE'
+  AND list_contains($places, c.table_catalog || '.' || c.table_schema)
 ORDER BY c.table_name, c.ordinal_position
 """
 # Names that say a column holds an address, a user agent, a full URL, a query or a cookie.
@@ -42,25 +44,51 @@ _ACCOUNT_TABLES = frozenset(
 Schema = dict[str, dict[str, str]]  # table -> column -> type
 
 
-def check_database(store: Store, *, retention_days: int, today: date) -> list[Check]:
+def check_database(
+    store: Store,
+    *,
+    retention_days: int,
+    today: date,
+    now: float | None = None,
+    maintenance_interval: float = 60.0,
+) -> list[Check]:
     """P1, P5, P2 and P8 in the store: every text column (for addresses, then for emails and
     secret tokens, as ``collector.detectors`` finds them), the schema, visitor ids, retention.
 
     ``today`` draws the retention line: rows of visitor-level tables (those with a visitor id,
     such as ``events``) whose ``day`` is before ``today - retention_days`` should be gone, give
-    or take ``RETENTION_GRACE_DAYS``.
+    or take ``RETENTION_GRACE_DAYS``. On a lake, P8 there too (``privacy_audit.lake``), with
+    ``now`` (default: the epoch time now) and the interval of the maintenance passes.
     """
     cutoff = today - timedelta(days=retention_days + RETENTION_GRACE_DAYS)
     with store.read() as cur:
+        if store.lake:
+            from aggregator.lake.store import LakeStore
+
+            assert isinstance(store, LakeStore)
+            places = ["lake.main", f"pg.{store.config.schema}"]
+        else:
+            row = cur.execute("SELECT current_database()").fetchone()
+            places = [f"{row[0] if row else ''}.main"]
         schema: Schema = {}
-        for table, column, data_type in cur.execute(_COLUMNS).fetchall():
+        for table, column, data_type in cur.execute(_COLUMNS, {"places": places}).fetchall():
             schema.setdefault(table, {})[column] = data_type
-        return [
+        checks = [
             *_nothing_unscrubbed_in_columns(cur, schema),
             _no_identifying_columns(schema),
             _visitor_ids_last_one_day(cur, schema),
             _raw_rows_within_retention(cur, schema, cutoff, retention_days),
         ]
+    if store.lake:
+        from privacy_audit.lake import check_lake
+
+        assert isinstance(store, LakeStore)
+        checks += check_lake(
+            store,
+            now=datetime.now(UTC).timestamp() if now is None else now,
+            maintenance_interval=maintenance_interval,
+        )
+    return checks
 
 
 def _quote(identifier: str) -> str:

@@ -47,28 +47,45 @@ class _DataScan:
 
 
 def check_files(
-    *, data_dir: Path, salt_dir: Path, timezones: set[str], now: float, salt_store: str = ""
+    *,
+    data_dir: Path,
+    salt_dir: Path,
+    timezones: set[str],
+    now: float,
+    salt_store: str = "",
+    lake_data: Path | None = None,
 ) -> list[Check]:
     """P1, P3 and P8 on disk: the data dir's files, the salt dir and its salts, the spool.
 
     ``timezones`` are the sites' time zones; ``now`` is the epoch time whose local days count
     as current. With ``salt_store`` (HUSH_SALT_STORE) the salts are there, not in the salt dir.
+    ``lake_data``: a lake's data directory (HUSH_LAKE_DATA), scanned as the data dir is.
     """
     if salt_store:
         store = read_salt_store(salt_store)
-        scan = _scan_data_dir(data_dir, salt_forms(salt for salt, _ in store.salts.values()))
+        forms, count, apart = salt_forms(s for s, _ in store.salts.values()), len(store.salts), None
+    else:
+        salts = read_salts(salt_dir, now)
+        forms, count, apart = salt_forms(salt.data for salt in salts), len(salts), salt_dir
+    dirs = [data_dir]
+    if lake_data is not None and not lake_data.resolve().is_relative_to(data_dir.resolve()):
+        dirs.append(lake_data)
+    checks = []
+    for scanned in dirs:
+        scan = _scan_data_dir(scanned, forms)
+        checks += [
+            _no_addresses_in_files(scanned, scan),
+            _salts_apart_from_data(scanned, apart, scan, count),
+        ]
+    if salt_store:
         return [
-            _no_addresses_in_files(data_dir, scan),
-            _salts_apart_from_data(data_dir, None, scan, len(store.salts)),
+            *checks,
             salt_store_keeps_nothing(store),
             shared_salts_only_for_today(store, timezones, now),
             spool_not_stuck(data_dir / "spool", now),
         ]
-    salts = read_salts(salt_dir, now)
-    scan = _scan_data_dir(data_dir, salt_forms(salt.data for salt in salts))
     return [
-        _no_addresses_in_files(data_dir, scan),
-        _salts_apart_from_data(data_dir, salt_dir, scan, len(salts)),
+        *checks,
         salt_dir_private(salt_dir),
         salt_dir_on_tmpfs(salt_dir),
         salt_files_private(salts),
@@ -89,9 +106,10 @@ def _scan_data_dir(data_dir: Path, salt_forms: list[bytes]) -> _DataScan:
         try:
             with path.open("rb") as fh:
                 size = os.fstat(fh.fileno()).st_size
-                # The DuckDB file is compressed: check_database reads it column by column.
+                # The DuckDB file and a lake's Parquet files are compressed: check_database
+                # reads them column by column.
                 head = fh.read(SALT_BYTES + 1)
-                is_database = head[8:12] == b"DUCK"
+                is_database = head[8:12] == b"DUCK" or head[:4] == b"PAR1"
                 # A salt is 32 random bytes; 32 bytes of printable text (a small JSON file of
                 # hush's own) is none: random bytes are all printable once in ~10^8 salts.
                 salt_sized = size == SALT_BYTES and not all(32 <= byte < 127 for byte in head)
@@ -163,7 +181,7 @@ def _no_addresses_in_files(data_dir: Path, scan: _DataScan) -> Check:
         unread = f"{counted(scan.unreadable, 'file')} could not be read" if scan.unreadable else ""
         said = "; ".join(filter(None, [found, unread]))
         return Check(P1, False, f"under {data_dir}, {said}.")
-    skipped = " (the database file is checked column by column instead)"
+    skipped = " (database files are checked column by column instead)"
     return Check(
         P1,
         True,
