@@ -24,7 +24,7 @@ RESULTS = ("ok", "denied", "failed")
 ACTOR_TYPES = ("user", "api_key", "cli", "system")
 UNKNOWN_ACCOUNT = "unknown account"  # never the typed name: people type passwords into it
 # The action groups the page filters by: the part of an action before its dot.
-GROUPS = ("auth", "user", "site", "key", "goal", "export", "retention", "audit_log")
+GROUPS = ("auth", "user", "site", "key", "goal", "export", "retention", "audit_log", "lake")
 
 
 @dataclass(frozen=True, slots=True)

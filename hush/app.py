@@ -133,6 +133,7 @@ class HushApp:
             self.clock,
             settings.raw_retention_days,
             settings.min_visitors,
+            settings.maintenance_interval,
         )
         self.admin = AdminEndpoint(
             settings.admin_socket, context=self.admin_context, after_change=self.after_admin_change

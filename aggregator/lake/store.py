@@ -264,5 +264,8 @@ def migrate_lake(
             pg.execute(f"INSERT INTO {schema}.schema_version VALUES (%s)", (version,))  # noqa: S608
         current = version
     con.execute("CALL lake.set_option('parquet_compression', 'zstd')")
+    # Kept in the catalog for every node: a node that turned inlining on would put small
+    # inserts' rows in PostgreSQL, where a DELETE leaves their bytes (P8).
+    con.execute("CALL lake.set_option('data_inlining_row_limit', 0)")
     con.execute("CALL pg_clear_cache()")
     return current

@@ -36,6 +36,7 @@ class AdminContext:
     clock: Clock
     retention_days: int
     min_visitors: int  # k (P7): retention folds rollup rows about fewer people
+    maintenance_interval: float = 60.0  # how often retention runs: the audit's slack on a lake
 
 
 def run_admin(
@@ -61,7 +62,12 @@ def run_admin(
     match op:
         case "audit.database":
             today = datetime.fromtimestamp(now, UTC).date()
-            checks = check_database(store, retention_days=context.retention_days, today=today)
+            checks = check_database(
+                store,
+                retention_days=context.retention_days,
+                today=today,
+                maintenance_interval=context.maintenance_interval,
+            )
             checks.append(check_audit_log(store))
             return {"checks": [asdict(check) for check in checks]}
         case "demo":
