@@ -4,6 +4,7 @@ Run it through ``benchmarks/lake`` (which installs the test extra and wrk first)
 
     benchmarks/lake [--duration 15] [--connections 64] [--commit-interval 1]
                     [--events 1000000] [--days 30] [--repeat 5] [--lake-data s3|dir]
+                    [--part all|ingest|view]
 
 It starts the services a lake shares (``tests/lake/services.py``: PostgreSQL for the catalog,
 moto's S3 server for the data, Redis for the salt) in a temp dir, then:
@@ -130,14 +131,20 @@ def main() -> int:
         except services.ServicesError as exc:
             raise BenchmarkFailed(str(exc)) from None
         print(f"lake services up in {time.monotonic() - started:.1f} s ({shared})\n")
-        ingest = [
-            _ingest(args, processes, root, "embedded", 1, lake_env),
-            _ingest(args, processes, root, "lake", 1, lake_env),
-            _ingest(args, processes, root, "lake", 2, lake_env),
-        ]
-        _print_load("after the insert runs")
-        views, sizes, builds = _dashboard(args, processes, root, lake_env)
-        _print_load("at the end")
+        ingest = []
+        if args.part in ("all", "ingest"):
+            ingest = [
+                _ingest(args, processes, root, "embedded", 1, lake_env),
+                _ingest(args, processes, root, "lake", 1, lake_env),
+                _ingest(args, processes, root, "lake", 2, lake_env),
+            ]
+            _print_load("after the insert runs")
+        views: list[ViewTimes] = []
+        sizes: dict[str, StoreSizes] = {}
+        builds: dict[str, tuple[float, float]] = {}
+        if args.part in ("all", "view"):
+            views, sizes, builds = _dashboard(args, processes, root, lake_env)
+            _print_load("at the end")
         _print_summary(args, ingest, views, sizes, builds)
         if not all(run.ok for run in ingest):
             raise BenchmarkFailed("acknowledged and stored events differ (see above)")
@@ -171,6 +178,12 @@ def _parse_args() -> argparse.Namespace:
         choices=("s3", "dir"),
         default="s3",
         help="the lake's data in moto's S3 bucket (s3) or a local directory (dir)",
+    )
+    parser.add_argument(
+        "--part",
+        choices=("all", "ingest", "view"),
+        default="all",
+        help="run only the insert rate (ingest) or only the view and bytes (view)",
     )
     args = parser.parse_args()
     if args.duration < 1 or args.connections < 2 or args.repeat < 1:
@@ -626,6 +639,13 @@ def _print_summary(
     builds: dict[str, tuple[float, float]],
 ) -> None:
     print("\nsummary (tables for benchmarks/README.md)\n")
+    if ingest:
+        _print_ingest_table(args, ingest)
+    if views:
+        _print_view_tables(args, views, sizes, builds)
+
+
+def _print_ingest_table(args: argparse.Namespace, ingest: list[IngestRun]) -> None:
     print(
         f"insert rate: wrk {args.connections} connections in all, {args.duration} s measured,"
         f" HUSH_LAKE_COMMIT_INTERVAL={args.commit_interval}, lake data: {args.lake_data}\n"
@@ -647,6 +667,14 @@ def _print_summary(
             f" | {run.acknowledged:,} = {run.stored:,}{'' if run.ok else ' MISMATCH'}"
             f" | {run.events_bytes / max(run.stored, 1):.1f} ({run.events_files:,}) |"
         )
+
+
+def _print_view_tables(
+    args: argparse.Namespace,
+    views: list[ViewTimes],
+    sizes: dict[str, StoreSizes],
+    builds: dict[str, tuple[float, float]],
+) -> None:
     print(
         f"\nthe marketing view's data, median ms of {args.repeat}, {args.events:,} demo events"
         f" over {args.days} days\n"
