@@ -218,7 +218,7 @@ class ProcessServer(HushClient):
             stderr=subprocess.STDOUT,
         )
         log.close()
-        wait_until(self._healthy, timeout=20, what="the server's /healthz")
+        wait_until(self._healthy, timeout=40, what="the server's /healthz")
         return self
 
     def _healthy(self) -> bool:

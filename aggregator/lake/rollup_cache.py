@@ -38,13 +38,24 @@ class RollupCache:
         self.failures = 0
 
     def create(self) -> None:
-        """The cache's tables, empty, shaped as the lake's; then a first full copy."""
+        """The cache's tables, empty, shaped as the lake's, and a view of each other lake
+        table (readers name the cache alone); then a first full copy."""
         with self._store.raw_cursor() as cur:
             for table in TABLES:
                 cur.execute(
                     f"CREATE OR REPLACE TABLE cache.main.{table} AS"  # noqa: S608 - fixed names
                     f" SELECT * FROM lake.main.{table} LIMIT 0"
                 )
+            others = cur.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = 'lake'"
+                " AND schema_name = 'main'"
+            ).fetchall()
+            for (table,) in others:
+                if table not in TABLES:
+                    cur.execute(
+                        f'CREATE OR REPLACE VIEW cache.main."{table}" AS'  # noqa: S608 - the lake's
+                        f' SELECT * FROM lake.main."{table}"'
+                    )
         self.refresh()
 
     def start(self) -> None:
