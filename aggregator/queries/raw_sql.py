@@ -15,6 +15,7 @@ from aggregator.queries.vocabulary import (
     GOAL,
     NEGATED,
     PER_DAY_COLUMNS,
+    PROP_NAMES,
     PROPS_PREFIX,
     SESSION_GAP_MINUTES,
     TIME_DIMENSIONS,
@@ -236,6 +237,8 @@ def raw_per_day(
             groups.append(VISIT_DIMENSIONS[dimension])
         elif dimension == GOAL:
             groups.append("goal_name")
+        elif dimension == PROP_NAMES:
+            groups.append("prop_name")
         else:
             groups.append(_event_column(dimension, params))
     aliases = [f"g{i}" for i in range(len(groups))]
@@ -254,6 +257,9 @@ def raw_per_day(
     prefix = "" if sessions else sessions_sql(" AND ".join(raw_where), needed) + ","
     carried = "".join(f", any_value({column}) AS {column}" for column in carry)
     joined = goal_join(params, goals) if GOAL in query.dimensions else ""
+    if PROP_NAMES in query.dimensions:
+        # An event once per name it carries; events without custom properties drop out.
+        joined += " CROSS JOIN unnest(map_keys(props)) AS pn(prop_name)"
     return f"""{prefix}
 fe AS (
     SELECT * FROM {sessions or "sessioned"}{joined} WHERE {keep}

@@ -9,6 +9,7 @@ from typing import Any
 from aggregator.queries.vocabulary import (
     DAY_DIMENSIONS,
     GOAL,
+    PROP_NAMES,
     VISIT_DIMENSIONS,
     Filter,
     Query,
@@ -54,8 +55,8 @@ _FILTERED_BY = (
 _PAIR_ORDER = (*VISIT_DIMENSIONS, "event:page", GOAL, "time:hour")
 
 # The rollups kept per site and day: totals, every event and visit property, the pairs the
-# dashboard combines (a filter on one, a breakdown by the other), and hours. Custom properties
-# and other combinations are answered from raw events, so only within raw retention.
+# dashboard combines (a filter on one, a breakdown by the other), and hours. Custom properties'
+# values and other combinations are answered from raw events, so only within raw retention.
 ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
     (),
     *((dimension,) for dimension in ("event:page", "event:hostname", "event:name")),
@@ -71,6 +72,8 @@ ROLLUP_SPECS: tuple[tuple[str, ...], ...] = (
     ("visit:browser", "visit:browser_version"),
     # Goals: each event once per goal it converts (the goals of the site at roll-up time).
     (GOAL,),
+    # The names of the custom properties the day's events carry (the properties panel's menu).
+    (PROP_NAMES,),
     (GOAL, "time:hour"),
     # A day's graph by the hour (local hours of the site's time zone), whole, for a page or a
     # goal, and by visit source, channel, campaign, country and device.
@@ -110,7 +113,8 @@ ROLLUP_SPECS += _FILTERED_VIEW_PAIRS
 # Version 4 added the goal and version-with-name rollups, and reads visit:referrer without
 # "www." (as Plausible does).
 # Version 5 added the pairs of filtered views.
-ROLLUP_VERSION = 5
+# Version 6 added the names of custom properties.
+ROLLUP_VERSION = 6
 _ADDED_IN = {
     **{spec: 2 for spec in ROLLUP_SPECS if "time:hour" in spec},
     ("event:page", "time:hour"): 3,
@@ -120,7 +124,13 @@ _ADDED_IN = {
     (GOAL,): 4,
     (GOAL, "time:hour"): 4,
     **{spec: 5 for spec in _FILTERED_VIEW_PAIRS},
+    (PROP_NAMES,): 6,
 }
+
+
+def version_of(spec: tuple[str, ...]) -> int:
+    """The rollup version that first holds the rollup ``spec``."""
+    return _ADDED_IN.get(spec, 1)
 
 
 # The days whose rollups answer queries: final rollups with no late events since, and open
@@ -134,6 +144,23 @@ ANSWERING_DAYS = (
 
 def spec_name(dimensions: tuple[str, ...]) -> str:
     return "|".join(dimensions)
+
+
+def raw_span(
+    date_from: date, date_to: date, first: date | None, rolled: set[date]
+) -> tuple[date, date]:
+    """The first and last day of ``date_from..date_to`` to read raw events of: the days not in
+    ``rolled`` from the site's first finally rolled-up day ``first`` on; from > to when none."""
+    # Before a site's first finally rolled-up day there are no events (the job rolls up every
+    # closed day from the first one on, empty days included), so only later days are raw. (An
+    # open day's provisional rollup says nothing about the days before it.)
+    start = date_from if first is None else max(date_from, first)
+    raw = [
+        day
+        for day in (start + timedelta(days=n) for n in range((date_to - start).days + 1))
+        if day not in rolled
+    ]
+    return (raw[0], raw[-1]) if raw else (date_to, date_to - timedelta(days=1))
 
 
 def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
@@ -160,7 +187,7 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     wanted = {d for d in query.dimensions if d not in DAY_DIMENSIONS}
     wanted |= {f.dimension for f in query.filters if isinstance(f, Filter)}
     spec = next((s for s in ROLLUP_SPECS if set(s) == wanted and len(s) == len(wanted)), None)
-    version = _ADDED_IN.get(spec, 1) if spec is not None else ROLLUP_VERSION
+    version = version_of(spec) if spec is not None else ROLLUP_VERSION
     exact = (
         spec is not None
         and simple
@@ -175,17 +202,7 @@ def plan_rollup(cur: Any, query: Query) -> RollupPlan | None:
     if exact:
         assert spec is not None
         rolled = {day for day, _, answers, v in rolled_days if answers and v >= version}
-        # Before a site's first finally rolled-up day there are no events (the job rolls up
-        # every closed day from the first one on, empty days included), so only later days are
-        # raw. (An open day's provisional rollup says nothing about the days before it.)
-        start = query.date_from if first is None else max(query.date_from, first)
-        raw = [
-            day
-            for day in (start + timedelta(days=n) for n in range((query.date_to - start).days + 1))
-            if day not in rolled
-        ]
-        none = (query.date_to, query.date_to - timedelta(days=1))  # an empty range
-        raw_from, raw_to = (raw[0], raw[-1]) if raw else none
+        raw_from, raw_to = raw_span(query.date_from, query.date_to, first, rolled)
         return RollupPlan(spec_name(spec), spec, raw_from, raw_to, version)
     if any(row[1] for row in rolled_days):
         raise QueryError(

@@ -26,6 +26,9 @@ EVENT_DIMENSIONS = {
     "event:name": "name",
 }
 PROPS_PREFIX = "event:props:"
+# The names of the custom properties an event carries, each event once per name: the dimension
+# of one rollup (the properties panel's menu, ``prop_keys``), never a query's.
+PROP_NAMES = "event:props"
 # A site's goals (aggregator/goals.py): an event is a conversion of each goal it matches.
 GOAL = "event:goal"
 # How Plausible names the visits without a source or referrer; stored as ''.

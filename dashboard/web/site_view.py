@@ -281,6 +281,8 @@ def _props(report: Report, request: Request, path: str) -> dict[str, Any]:
         rows = report.breakdown(dimension, ("visitors",), limit=PANEL_ROWS)
     except QueryTimeout as exc:
         return {"keys": keys, "chosen": chosen, "rows": (), "problem": f"{exc}: ask for fewer days"}
+    except QueryError as exc:  # e.g. the range reaches days whose raw events are gone
+        return {"keys": keys, "chosen": chosen, "rows": (), "problem": str(exc)}
     return {"keys": keys, "chosen": chosen, "rows": _rows(rows, dimension, state, path, report.k)}
 
 
