@@ -99,3 +99,10 @@ def test_names_outlive_raw_retention_but_not_one_of_fewer_than_k_people(
     # RARE and scroll were folded into their day's "(fewer than 3)" row, which is no name.
     assert menu(hush) == ["plan", "coupon"]
     assert RARE not in rolled_names(hush)
+    # A name's values are counted from raw events: past retention the panel says so, and the
+    # rest of the view still answers.
+    page = hush.client.get(f"/sites/example.com{PERIOD}&prop=plan")
+    assert page.status_code == 200
+    panel = page.text.split('id="panel-props"')[1].split("</section>")[0]
+    assert "retention" in panel
+    assert 'id="panel-sources"' in page.text
