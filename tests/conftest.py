@@ -13,7 +13,7 @@ from tests.servers import ManualClock, ProcessServer, ThreadServer, running, utc
 # ``lake_services`` (PostgreSQL, S3, Redis) for any test that runs hush on a lake.
 pytest_plugins = ["tests.lake.fixtures"]
 
-SLOW_FIRST = ("web", "snippet")  # the browser tests' files take minutes each
+SLOW_FIRST = ("web", "snippet", "lake")  # browsers, and the lake's servers: minutes a file
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
