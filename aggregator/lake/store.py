@@ -210,8 +210,15 @@ class LakeStore(Store):
                 " SET min_value = NULL, max_value = NULL"
                 " WHERE min_value IS NOT NULL OR max_value IS NOT NULL"
             )
+            # VACUUM FULL locks the table: waiting behind a long reader would stall every
+            # node's catalog reads queued behind it, so it gives up after 2 s (the values are
+            # already gone from the live rows; the next retention run vacuums again).
+            pg.execute("SET lock_timeout = '2s'")
             for table in ("ducklake_table_column_stats", "ducklake_file_column_stats"):
-                pg.execute(f"VACUUM FULL {lake}.{table}")
+                try:
+                    pg.execute(f"VACUUM FULL {lake}.{table}")
+                except psycopg.errors.LockNotAvailable:
+                    log.warning("VACUUM FULL of the catalog's %s waited too long: next time", table)
 
     def _live_bytes(self) -> int:
         with self.read() as cur:
