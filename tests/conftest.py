@@ -14,13 +14,19 @@ from tests.servers import ManualClock, ProcessServer, ThreadServer, running, utc
 pytest_plugins = ["tests.lake.fixtures"]
 
 SLOW_FIRST = ("web", "snippet", "lake")  # browsers, and the lake's servers: minutes a file
+SLOW_FILES = ("aggregator/test_rollups.py",)  # its module traffic and every rollup: minutes
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The browser tests' files first, each file kept whole: with a file per worker, a long file
     that starts last leaves the other worker idle while it runs."""
     tests = Path(__file__).parent
-    items.sort(key=lambda item: item.path.relative_to(tests).parts[0] not in SLOW_FIRST)
+
+    def later(item: pytest.Item) -> bool:
+        path = item.path.relative_to(tests)
+        return path.parts[0] not in SLOW_FIRST and path.as_posix() not in SLOW_FILES
+
+    items.sort(key=later)
 
 
 @pytest.fixture

@@ -35,7 +35,7 @@ from aggregator.sites import find_site
 from aggregator.store import Store, migrate
 from demo import generate_demo
 from tests.aggregator.test_loader import _line
-from tests.lakes import lake_env, stored_bytes
+from tests.lakes import stored_bytes
 from tests.servers import (
     CHROME_UA,
     SAFARI_IPHONE_UA,
@@ -103,14 +103,15 @@ def send_traffic(hush: ThreadServer, clock: ManualClock, *, seed: int) -> int:
     return sent
 
 
-@pytest.fixture(scope="module", params=["duckdb", "ducklake"])
-def traffic(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[ThreadServer, ManualClock]]:
-    """The same traffic on the embedded file and on a lake: every test below holds on both."""
+@pytest.fixture(scope="module")
+def traffic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ThreadServer, ManualClock]]:
+    """Four days of traffic and today's page view on the embedded file (on a lake:
+    tests/lake/test_lake_rollups.py runs the tests that use this on the same traffic)."""
+    yield from serve_traffic(tmp_path_factory.mktemp("rollups"))
+
+
+def serve_traffic(root: Path, **lake: str) -> Iterator[tuple[ThreadServer, ManualClock]]:
     clock = ManualClock(utc(2026, 3, 1, 0, 0))
-    root = tmp_path_factory.mktemp("rollups")
-    lake = lake_env(request, root) if request.param == "ducklake" else {}
     hush = ThreadServer(
         root,
         clock,
