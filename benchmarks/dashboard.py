@@ -33,6 +33,7 @@ import urllib.request
 from pathlib import Path
 
 from queries import HUSH, ROOT, SITE, _free_port, _run, _wait_for_todays_rollup, _wait_healthy
+from view_times import median_view_ms
 
 STATIC = ROOT / "dashboard" / "web" / "static"
 PASSWORD = "a benchmark password"  # noqa: S105 (a throwaway store's user)
@@ -178,14 +179,8 @@ def _time_data(database: Path, repeat: int) -> float:
     from datetime import datetime
     from zoneinfo import ZoneInfo
 
-    from starlette.requests import Request
-
-    from aggregator.queries.prop_keys import first_day
     from aggregator.sites import find_site
     from aggregator.store import Store
-    from dashboard.report import Report
-    from dashboard.web.site_view import view_figures
-    from dashboard.web.view_state import read_state
 
     print(f"\n{'view':<12}" + "".join(f"{name:>14}" for name in FILTERS) + "   (median ms, data)")
     store = Store(database)
@@ -199,18 +194,7 @@ def _time_data(database: Path, repeat: int) -> float:
             cells = []
             for extra in FILTERS.values():
                 text = period + (f"&{extra}" if extra else "")
-                request = Request({"type": "http", "query_string": text.encode(), "headers": []})
-                asked = {name: request.query_params.getlist(name) for name in request.query_params}
-                state = read_state(asked, today, first_day=first_day(store, site.id))
-                report = Report(store, site, state, 3, now)
-                times = []
-                for n in range(repeat + 1):  # the first one warms
-                    values: dict[str, object] = {}
-                    started = time.perf_counter()
-                    view_figures(report, request, f"/sites/{SITE}", values)
-                    if n:
-                        times.append((time.perf_counter() - started) * 1000)
-                median = statistics.median(times)
+                median = median_view_ms(store, site, text, today=today, now=now, repeat=repeat)
                 slowest = max(slowest, median)
                 cells.append(f"{median:>14.0f}")
             print(f"{view:<12}" + "".join(cells))

@@ -35,7 +35,6 @@ import contextlib
 import os
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -66,6 +65,7 @@ from ingest import (
     _wait_loaded,
     _wrk,
 )
+from view_times import median_view_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -576,12 +576,7 @@ def _time_views(name: str, env: dict[str, str], repeat: int, *, cached: bool) ->
     (``benchmarks/dashboard``'s ``_time_data``); on a lake with or without its rollup cache."""
     from zoneinfo import ZoneInfo
 
-    from starlette.requests import Request
-
-    from aggregator.queries.prop_keys import first_day
     from aggregator.sites import find_site
-    from dashboard.report import Report
-    from dashboard.web.site_view import view_figures
 
     label = name if cached or name != "lake" else "lake, no rollup cache"
     filters = FILTERS if cached else {"unfiltered": ""}
@@ -604,28 +599,13 @@ def _time_views(name: str, env: dict[str, str], repeat: int, *, cached: bool) ->
             row = []
             for flt, extra in filters.items():
                 text = period + (f"&{extra}" if extra else "")
-                request = Request({"type": "http", "query_string": text.encode(), "headers": []})
-                asked = {n: request.query_params.getlist(n) for n in request.query_params}
-                state = _read_state(asked, today, first_day(store, site.id))
-                report = Report(store, site, state, 3, now)
-                times = []
-                for n in range(repeat + 1):  # the first one warms
-                    values: dict[str, object] = {}
-                    began = time.perf_counter()
-                    view_figures(report, request, f"/sites/{DEMO_SITE}", values)
-                    if n:
-                        times.append((time.perf_counter() - began) * 1000)
-                cells[(view, flt)] = statistics.median(times)
+                cells[(view, flt)] = median_view_ms(
+                    store, site, text, today=today, now=now, repeat=repeat
+                )
                 row.append(f"{cells[(view, flt)]:>14.0f}")
             print(f"  {view:<12}" + "".join(row), flush=True)
     print()
     return ViewTimes(label, cells)
-
-
-def _read_state(asked: dict[str, list[str]], today: Any, first: Any) -> Any:
-    from dashboard.web.view_state import read_state
-
-    return read_state(asked, today, first_day=first)
 
 
 # -- the report -------------------------------------------------------------------------------
