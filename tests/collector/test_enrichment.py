@@ -13,6 +13,7 @@ from user_agents import parse as slow_parse
 from collector.channels import channel_of
 from collector.devices import DESKTOP, MOBILE, TABLET, DeviceDetector
 from collector.sources import Source
+from tests.harness import shared_devices
 from tests.servers import ProcessServer
 
 pytestmark = pytest.mark.server
@@ -283,6 +284,28 @@ def test_the_device_class_matches_what_user_agents_says() -> None:
         slow = slow_parse(agent)
         expected = TABLET if slow.is_tablet else MOBILE if slow.is_mobile else DESKTOP
         assert detector.describe(agent).device == expected, agent
+
+
+@pytest.mark.parametrize(
+    ("agent", "device"),
+    [
+        ("ALCATEL-OT-305/10 OBIGOINTERNETBROWSER/Q03C", MOBILE),  # user-agents: Desktop
+        ("Alcatel-BF5/1.0 UP.Browser/5.0.3", MOBILE),
+        (
+            "Mozilla/5.0 (Linux; U; Android 1.6; de-de; Dell Streak Build/Donut)"
+            " AppleWebKit/528.5+ (KHTML, like Gecko) Version/3.1.2 Mobile Safari/525.20.1",
+            TABLET,
+        ),
+        ("Mozilla/5.0 (PlayStation Vita 1.00) AppleWebKit/531.22.8 (KHTML, like Gecko)", MOBILE),
+    ],
+)
+def test_the_device_class_of_phones_and_tablets_a_brand_rule_names(agent: str, device: str) -> None:
+    assert shared_devices().describe(agent).device == device
+
+
+def test_a_client_naming_two_tools_is_named_for_the_first_listed() -> None:
+    software = shared_devices().describe("Apache-HttpClient/4.4.1 (Java/1.8.0_65)")
+    assert (software.bot, software.bot_category) == ("Apache-HttpClient", "HTTP client")
 
 
 @pytest.mark.parametrize(
