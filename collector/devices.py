@@ -21,9 +21,10 @@ Names are spelled as Plausible spells them (``Chrome``, ``Safari``, ``Desktop``,
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+import orjson
 import ua_parser_rs
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
 from ua_parser import Parser, load_lazy_builtins
@@ -37,6 +38,8 @@ from user_agents.parsers import (
     OperatingSystem,
     UserAgent,
 )
+
+from collector.outcome import Dropped
 
 try:
     from ua_parser.regex import Resolver as FastResolver
@@ -183,6 +186,16 @@ class Software:
     device: str = ""
     bot: str | None = None
     bot_category: str = ""
+    # Made once per agent, used per event: its fields in a spool line, or its drop as a bot.
+    fields: bytes = field(init=False, repr=False, compare=False)
+    dropped: Dropped | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        fields = {"b": self.browser, "bv": self.browser_version, "o": self.os}
+        fields |= {"ov": self.os_version, "dv": self.device}
+        object.__setattr__(self, "fields", orjson.dumps(fields)[1:-1])
+        dropped = None if self.bot is None else Dropped("bot", self.bot, self.bot_category)
+        object.__setattr__(self, "dropped", dropped)
 
 
 class DeviceDetector:

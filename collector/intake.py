@@ -1,8 +1,10 @@
 """``POST /api/event``: the intake hot path, a raw ASGI app (no framework: ~20 µs saved per event).
 
 Parse, decide, append, answer: validate size, type and body; prepare the event (scrub (P5),
-site, source, channel, device, bot and spam verdicts: cached per body and user agent, since
-none of it depends on the sender); then, per request, honour GPC and DNT (P6), resolve the
+site, source, channel and spam verdict: cached per body) and describe its agent (browser, OS,
+device, bot verdict: cached per user agent), since none of it depends on the sender, and an
+agent seen before costs nothing with a page it has not sent before; then, per request,
+honour GPC and DNT (P6), resolve the
 client address (P1), rate-limit, hash the visitor (P2, P3), look up the country, append one
 JSON line to the spool and answer 202 once it is written. The address is a local variable of
 ``_finish`` and goes nowhere else: not into a cache, the spool line, a log line or an error.
@@ -39,7 +41,7 @@ from collector.visitor import Salts, SaltsUnavailable, visitor_id
 log = logging.getLogger("hush.intake")
 
 MAX_BODY = 32 * 1024
-CACHE_SIZE = 8192  # prepared events (~1.1 KiB each: ~9 MiB at most)
+CACHE_SIZE = 8192  # prepared bodies (~0.8 KiB each with their key: ~7 MiB at most)
 TEXT_CACHE_SIZE = 4096  # scrubbed pages and referrers (~0.7 KiB each: ~3 MiB each at most)
 MAX_CACHED = 1024  # characters of a URL or referrer worth caching
 # Real browsers send 100-400 characters; past this an agent is dropped as a bot
@@ -119,12 +121,11 @@ class Intake:
         # are: they live only as long as their request.
         self._scrub_page = lru_cache(maxsize=TEXT_CACHE_SIZE)(_scrub_page)
         self._scrub_referrer = lru_cache(maxsize=TEXT_CACHE_SIZE)(scrub_referrer)
-        # Whole bodies repeat too (the same page view from the same browser software); the
-        # sites version in the key retires entries when a site's settings change. An entry
-        # goes in only once its event was accepted: refused requests (GPC, rate-limited, bots,
-        # unknown sites) cannot evict what real visitors use. Keys are at most 2 KiB of text,
-        # so the cache holds at most ~16 MiB of keys.
-        self._prepared: BoundedCache[tuple[bytes, str, int], Prepared] = BoundedCache(CACHE_SIZE)
+        # Whole bodies repeat too (the same page view from many visitors); the sites version
+        # in the key retires entries when a site's settings change. An entry goes in only
+        # once its event was accepted: refused requests (GPC, rate-limited, bots, unknown
+        # sites) cannot evict what real visitors use. Keys are at most 1 KiB.
+        self._prepared: BoundedCache[tuple[bytes, int], Prepared] = BoundedCache(CACHE_SIZE)
 
     def cached(self) -> dict[str, tuple[int, int]]:
         """Entries and capacity of each cache, for /metrics (none of them holds an address)."""
@@ -168,9 +169,7 @@ class Intake:
                 await self._reject(send, Rejected(405, "use GET", "bad_method"))
                 return
             event = parse_query(scope.get("query_string", b""))
-            prepared = (
-                event if isinstance(event, Rejected) else self._prepare(event, headers.user_agent)
-            )
+            prepared = event if isinstance(event, Rejected) else self._prepare(event)
             await self._answer(prepared, scope, headers, send, pixel=True)
             return
         if method == "OPTIONS":
@@ -194,15 +193,15 @@ class Intake:
             await self._too_large(receive, send, drain=True)
             return
         key = None
-        if len(body) <= MAX_CACHED and len(headers.user_agent) <= MAX_CACHED:
-            key = (body, headers.user_agent, self._sites.version)
+        if len(body) <= MAX_CACHED:
+            key = (body, self._sites.version)
             cached = self._prepared.get(key)
             if cached is not None:
                 prepared, key = cached, None  # already cached
             else:
-                prepared = self._prepare_body(body, headers.user_agent, self._sites.version)
+                prepared = self._prepare_body(body)
         else:
-            prepared = self._prepare_body(body, headers.user_agent, self._sites.version)
+            prepared = self._prepare_body(body)
         await self._answer(prepared, scope, headers, send, pixel=False, remember=key)
 
     async def _too_large(self, receive: Any, send: Any, *, drain: bool) -> None:
@@ -226,7 +225,7 @@ class Intake:
         send: Any,
         *,
         pixel: bool,
-        remember: tuple[bytes, str, int] | None = None,
+        remember: tuple[bytes, int] | None = None,
     ) -> None:
         if isinstance(prepared, Rejected):
             await self._reject(send, prepared)
@@ -253,16 +252,16 @@ class Intake:
         else:
             await send_answer(send, 202, [*_TEXT, *dropped], b"ok")
 
-    def _prepare_body(self, body: bytes, user_agent: str, _sites: int) -> Prepared | Rejected:
-        """Parse and prepare a body; cached by body, agent and sites version (``_sites``)."""
+    def _prepare_body(self, body: bytes) -> Prepared | Rejected:
+        """Parse and prepare a body (cached by body and sites version)."""
         event = parse_body(body)
         if isinstance(event, Rejected):
             return event
-        return self._prepare(event, user_agent)
+        return self._prepare(event)
 
-    def _prepare(self, event: RawEvent, user_agent: str) -> Prepared | Rejected:
-        """Everything about an event that does not depend on who sent it or when: the same
-        page view from the same browser software prepares the same way, so it is cached."""
+    def _prepare(self, event: RawEvent) -> Prepared | Rejected:
+        """Everything about an event that does not depend on who sent it, with what, or when:
+        the same page view prepares the same way, so it is cached."""
         site = self._sites.get(event.domain)
         keep_fragment = event.hash_mode and site is not None and site.hash_routing
         if len(event.url) <= MAX_CACHED:
@@ -275,18 +274,13 @@ class Intake:
             return Prepared(None, outcome.UNKNOWN_SITE, seen=(page.hostname, event.name))
         if not site.owns_host(page.hostname):
             return Prepared(site, outcome.HOST_MISMATCH, seen=(page.hostname, event.name))
-        if len(user_agent) > MAX_USER_AGENT:
-            return Prepared(site, late_drop=_OVERSIZED_AGENT)
-        software = self._devices.describe(user_agent)
-        if software.bot is not None:
-            return Prepared(site, late_drop=Dropped("bot", software.bot, software.bot_category))
         referrer = event.referrer
         if referrer is None or len(referrer) <= MAX_CACHED:
             referrer_host, referrer_path = self._scrub_referrer(referrer)
         else:
             referrer_host, referrer_path = scrub_referrer(referrer)
         if referrer_host and self._sources.is_spam(referrer_host):
-            return Prepared(site, late_drop=outcome.SPAM_REFERRER)
+            return Prepared(site, spam=True)
         came = acquisition(self._sources, site, page, referrer_host, referrer_path)
         fields = orjson.dumps(
             {
@@ -307,17 +301,12 @@ class Intake:
                 "i": event.interactive,
                 "sd": event.scroll_depth,
                 "e": event.engaged_ms,
-                "b": software.browser,
-                "bv": software.browser_version,
-                "o": software.os,
-                "ov": software.os_version,
-                "dv": software.device,
                 "ch": came.channel,
-            },
-            option=orjson.OPT_APPEND_NEWLINE,
+            }
         )
-        # The spool line's tail, serialised once: per request only its head is formatted.
-        return Prepared(site, tail=fields[1:])
+        # The spool line's middle, serialised once: per request only its head is formatted,
+        # and the agent's fields come from its own cache.
+        return Prepared(site, fields=fields[1:-1])
 
     def _finish(
         self, prepared: Prepared, client: tuple[str, int] | None, headers: _Headers
@@ -330,8 +319,13 @@ class Intake:
             return outcome.GPC
         if headers.dnt and site.honour_dnt:
             return outcome.DNT
-        if prepared.late_drop is not None:
-            return prepared.late_drop
+        if len(headers.user_agent) > MAX_USER_AGENT:
+            return _OVERSIZED_AGENT
+        software = self._devices.describe(headers.user_agent)
+        if software.dropped is not None:
+            return software.dropped
+        if prepared.spam:
+            return outcome.SPAM_REFERRER
         address = self._addresses.resolve(client[0] if client else None, headers.forwarded_for)
         if address is None:
             return outcome.BAD_FORWARDED_FOR
@@ -345,12 +339,13 @@ class Intake:
         self._counters.add(ACCEPTED, site.id)
         # The country is "" or two ASCII letters (collector.geo), the rest are integers: the
         # head needs no escaping.
-        return b'{"t":%d,"d":%d,"v":%d,"c":"%s",%s' % (
+        return b'{"t":%d,"d":%d,"v":%d,"c":"%s",%s,%s}\n' % (
             int(self._clock.now() * 1000),
             day.toordinal() - _UNIX_EPOCH_ORDINAL,
             visitor,
             country.encode(),
-            prepared.tail,
+            prepared.fields,
+            software.fields,
         )
 
     async def _reject(self, send: Any, rejected: Rejected) -> None:
@@ -368,14 +363,15 @@ _UNIX_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
 
 @dataclass(frozen=True, slots=True)
 class Prepared:
-    """What an event will be, short of its sender: the site, an early drop (unknown site, host
-    mismatch), a drop decided after GPC and DNT (bot, referrer spam), or the spool line's tail
-    (its fields after the sender's: ``"s":…}`` and the newline)."""
+    """What an event will be, short of its sender and agent: the site, an early drop (unknown
+    site, host mismatch), the referrer-spam verdict (a drop decided after GPC, DNT and the
+    bot verdict), and the spool line's middle: its fields after the sender's, before the
+    agent's (``"s":…,"ch":…``)."""
 
     site: Site | None
     drop: Dropped | None = None
-    late_drop: Dropped | None = None
-    tail: bytes = b"}\n"
+    spam: bool = False
+    fields: bytes = b""
     seen: tuple[str, str] | None = None  # scrubbed host and event name of an unknown host
 
 
