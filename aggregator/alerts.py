@@ -24,6 +24,7 @@ import orjson
 
 from aggregator import audit_log
 from aggregator.clock import Clock
+from aggregator.jobs import yield_to_intake
 from aggregator.queries import signals
 from aggregator.queries.security_rules import (
     ALERT_EVERY_SECONDS,
@@ -294,6 +295,7 @@ class AlertThread:
             self._thread.join()
 
     def _run(self) -> None:
+        yield_to_intake()
         while not self._stop.wait(self._interval):
             try:
                 if self.alerter.leads():  # on a lake, one node sends them

@@ -144,55 +144,66 @@ class Intake:
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         try:
-            await self._handle(scope, receive, send)
+            answer = await self._handle(scope, receive)
+            if answer.written is not None:
+                await answer.written
         except _ClientGone:
             return  # nobody is left to answer, and nothing was said: nothing to count
-        except SpoolUnavailable:
-            await send_answer(send, 503, _JSON, b'{"error":"the spool cannot be written"}')
-        except SaltsUnavailable:
-            await send_answer(send, 503, _JSON, b'{"error":"the salt store does not answer"}')
         except Exception as exc:
-            # A bug, not bad input. The message of an exception may quote a value the visitor
-            # sent (even the address), so only its type and the stack are logged.
-            log.error(
-                "intake failed with %s\n%s",
-                type(exc).__name__,
-                "".join(traceback.format_tb(exc.__traceback__)),
-            )
-            await send_answer(send, 500, _JSON, b'{"error":"internal error"}')
+            answer = failure(exc)
+        if answer.like is ACCEPTED_ANSWER:  # the common case, answered with prebuilt messages
+            await send(_ACCEPTED_START)
+            await send(_ACCEPTED_BODY)
+        else:
+            await send_answer(send, answer.status, answer.headers, answer.body)
 
-    async def _handle(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    def respond(
+        self, raw_headers: list[tuple[bytes, bytes]], body: bytes, client: tuple[str, int] | None
+    ) -> Answer:
+        """``POST /api/event`` once its whole body (at most ``MAX_BODY``) has arrived, decided
+        and counted: the fast path of ``collector.connections``, which writes the answer once
+        ``answer.written`` is done (``failure`` of its exception, if it failed)."""
+        try:
+            headers = _read_headers(raw_headers)
+            return self._media_refusal(headers) or self._post(headers, body, client)
+        except Exception as exc:
+            return failure(exc)
+
+    async def _handle(self, scope: dict[str, Any], receive: Any) -> Answer:
         method = scope["method"]
         headers = _read_headers(scope["headers"])
+        client = scope.get("client")
         if scope["path"] == PIXEL_PATH:
             if method not in ("GET", "HEAD"):
-                await self._reject(send, Rejected(405, "use GET", "bad_method"))
-                return
+                return self._reject(Rejected(405, "use GET", "bad_method"))
             event = parse_query(scope.get("query_string", b""))
             prepared = event if isinstance(event, Rejected) else self._prepare(event)
-            await self._answer(prepared, scope, headers, send, pixel=True)
-            return
+            return self._decide(prepared, client, headers, pixel=True)
         if method == "OPTIONS":
-            await send_answer(send, 204, _PREFLIGHT, b"")
-            return
+            return Answer(204, _PREFLIGHT, b"")
         if method != "POST":
-            await self._reject(send, Rejected(405, "use POST", "bad_method"))
-            return
-        media_type = headers.content_type.split(b";", 1)[0].strip().lower()
-        if media_type not in _ACCEPTED_TYPES:
-            await self._reject(
-                send,
-                Rejected(415, "send text/plain or application/json", "unsupported_media_type"),
-            )
-            return
+            return self._reject(Rejected(405, "use POST", "bad_method"))
+        refusal = self._media_refusal(headers)
+        if refusal is not None:
+            return refusal
         if headers.content_length > MAX_BODY:
-            await self._too_large(receive, send, drain=not headers.expects_continue)
-            return
+            return await self._too_large(receive, drain=not headers.expects_continue)
         body = await _read_body(receive)
         if body is None:
-            await self._too_large(receive, send, drain=True)
-            return
+            return await self._too_large(receive, drain=True)
+        return self._post(headers, body, client)
+
+    def _media_refusal(self, headers: _Headers) -> Answer | None:
+        media_type = headers.content_type.split(b";", 1)[0].strip().lower()
+        if media_type in _ACCEPTED_TYPES:
+            return None
+        return self._reject(
+            Rejected(415, "send text/plain or application/json", "unsupported_media_type")
+        )
+
+    def _post(self, headers: _Headers, body: bytes, client: tuple[str, int] | None) -> Answer:
         key = None
+        prepared: Prepared | Rejected
         if len(body) <= MAX_CACHED:
             key = (body, self._sites.version)
             cached = self._prepared.get(key)
@@ -202,9 +213,9 @@ class Intake:
                 prepared = self._prepare_body(body)
         else:
             prepared = self._prepare_body(body)
-        await self._answer(prepared, scope, headers, send, pixel=False, remember=key)
+        return self._decide(prepared, client, headers, pixel=False, remember=key)
 
-    async def _too_large(self, receive: Any, send: Any, *, drain: bool) -> None:
+    async def _too_large(self, receive: Any, *, drain: bool) -> Answer:
         """413, then close; read and discard up to ``MAX_DRAIN`` first unless the sender waits
         for an answer before it sends the body (Expect: 100-continue)."""
         if drain:
@@ -215,42 +226,37 @@ class Intake:
                 pass
         self._counters.add(_TOO_LARGE.reason)
         body = orjson.dumps({"error": _TOO_LARGE.error})
-        await send_answer(send, _TOO_LARGE.status, [*_JSON, *_CLOSE], body)
+        return Answer(_TOO_LARGE.status, [*_JSON, *_CLOSE], body)
 
-    async def _answer(
+    def _decide(
         self,
         prepared: Prepared | Rejected,
-        scope: dict[str, Any],
+        client: tuple[str, int] | None,
         headers: _Headers,
-        send: Any,
         *,
         pixel: bool,
         remember: tuple[bytes, int] | None = None,
-    ) -> None:
+    ) -> Answer:
+        """Count the event's outcome and say the answer: for an accepted event, with the
+        spool write it must wait for."""
         if isinstance(prepared, Rejected):
-            await self._reject(send, prepared)
-            return
-        result = self._finish(prepared, scope.get("client"), headers)
+            return self._reject(prepared)
+        result = self._finish(prepared, client, headers)
         if isinstance(result, Dropped):
             site_id = prepared.site.id if prepared.site else 0
             self._counters.add(result.reason, site_id, result.detail, result.category)
             if prepared.seen and result is prepared.drop:
                 self._counters.add_unknown(site_id, *prepared.seen)
-        else:
-            if remember is not None:
-                self._prepared.put(remember, prepared)
-            await self._spool.append(result)
-            if not pixel:  # the common case, answered with prebuilt messages
-                await send(_ACCEPTED_START)
-                await send(_ACCEPTED_BODY)
-                return
-        dropped = (
-            [(b"x-hush-dropped", result.reason.encode())] if isinstance(result, Dropped) else []
-        )
+            dropped = [(b"x-hush-dropped", result.reason.encode())]
+            if pixel:
+                return Answer(200, [*_GIF_HEADERS, *dropped], GIF)
+            return Answer(202, [*_TEXT, *dropped], b"ok")
+        if remember is not None:
+            self._prepared.put(remember, prepared)
+        written = self._spool.append(result)
         if pixel:
-            await send_answer(send, 200, [*_GIF_HEADERS, *dropped], GIF)
-        else:
-            await send_answer(send, 202, [*_TEXT, *dropped], b"ok")
+            return Answer(200, _GIF_HEADERS, GIF, written)
+        return Answer(202, _TEXT, b"ok", written, ACCEPTED_ANSWER)
 
     def _prepare_body(self, body: bytes) -> Prepared | Rejected:
         """Parse and prepare a body (cached by body and sites version)."""
@@ -348,10 +354,9 @@ class Intake:
             software.fields,
         )
 
-    async def _reject(self, send: Any, rejected: Rejected) -> None:
+    def _reject(self, rejected: Rejected) -> Answer:
         self._counters.add(rejected.reason)
-        body = orjson.dumps({"error": rejected.error})
-        await send_answer(send, rejected.status, _JSON, body)
+        return Answer(rejected.status, _JSON, orjson.dumps({"error": rejected.error}))
 
 
 def _scrub_page(url: str, keep_fragment: bool) -> PageUrl | Rejected:
@@ -359,6 +364,39 @@ def _scrub_page(url: str, keep_fragment: bool) -> PageUrl | Rejected:
 
 
 _UNIX_EPOCH_ORDINAL = 719163  # date(1970, 1, 1).toordinal()
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """What the intake answers: status, headers (without the length) and body, and for an
+    accepted event the spool write to wait for before answering (P: acknowledged = stored).
+    ``like`` is ``ACCEPTED_ANSWER`` for an answer that is the same as it, but for its write."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+    written: asyncio.Future[None] | None = None
+    like: Answer | None = None
+
+
+ACCEPTED_ANSWER = Answer(202, _TEXT, b"ok")
+
+
+def failure(exc: BaseException) -> Answer:
+    """The answer to a request the intake could not finish: 503 when the spool or the salt
+    store cannot be used, 500 (and a log line) for a bug."""
+    if isinstance(exc, SpoolUnavailable):
+        return Answer(503, _JSON, b'{"error":"the spool cannot be written"}')
+    if isinstance(exc, SaltsUnavailable):
+        return Answer(503, _JSON, b'{"error":"the salt store does not answer"}')
+    # A bug, not bad input. The message of an exception may quote a value the visitor sent
+    # (even the address), so only its type and the stack are logged.
+    log.error(
+        "intake failed with %s\n%s",
+        type(exc).__name__,
+        "".join(traceback.format_tb(exc.__traceback__)),
+    )
+    return Answer(500, _JSON, b'{"error":"internal error"}')
 
 
 @dataclass(frozen=True, slots=True)

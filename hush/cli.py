@@ -212,7 +212,9 @@ def _serve(settings: Settings, _args: argparse.Namespace) -> int:
         return 2
     # Beside the port: the socket collector processes forward dashboard requests to.
     web = unix_socket(settings.web_socket)
-    server = uvicorn_server(settings, app, limits=limits)
+    server = uvicorn_server(
+        settings, app, limits=limits, intake=app.intake, observe=app.latency["intake"].observe
+    )
     supervisor = Supervisor(settings, settings.collectors - 1)
     if settings.collectors > 1:
         supervisor.start(after=lambda: server.started)
@@ -256,7 +258,7 @@ def _collect(settings: Settings, args: argparse.Namespace) -> int:
     own = control_socket(settings)
     control = unix_socket(own)
     try:
-        uvicorn_server(settings, app, limits=limits).run(sockets=[port, control])
+        uvicorn_server(settings, app, limits=limits, intake=app.intake).run(sockets=[port, control])
     finally:
         own.unlink(missing_ok=True)
     return 0

@@ -12,12 +12,14 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
 from collector.connections import bounded_protocol
+from collector.intake import Intake
 from collector.process import ProcessLimits, connection_limit
 from hush.admin.socket_path import reachable
 from hush.settings import Settings
@@ -68,8 +70,16 @@ def unix_socket(path: Path) -> socket.socket:
     return sock
 
 
-def uvicorn_server(settings: Settings, app: Any, *, limits: ProcessLimits) -> uvicorn.Server:
-    """uvicorn as hush runs it: uvloop, the bounded httptools protocol, no access log."""
+def uvicorn_server(
+    settings: Settings,
+    app: Any,
+    *,
+    limits: ProcessLimits,
+    intake: Intake,
+    observe: Callable[[float], None] | None = None,
+) -> uvicorn.Server:
+    """uvicorn as hush runs it: uvloop, the bounded httptools protocol with the fast path to
+    ``intake`` (``collector.connections``), no access log."""
     connections = connection_limit(settings.max_connections, limits.open_files)
     config = uvicorn.Config(
         app,
@@ -77,7 +87,10 @@ def uvicorn_server(settings: Settings, app: Any, *, limits: ProcessLimits) -> uv
         # httptools with a bounded head and a per-request deadline (collector/connections.py);
         # h11 would bound the head too (h11_max_incomplete_event_size) at ~2x the CPU.
         http=bounded_protocol(
-            max_head_bytes=settings.max_header_bytes, request_timeout=settings.request_timeout
+            max_head_bytes=settings.max_header_bytes,
+            request_timeout=settings.request_timeout,
+            intake=intake,
+            observe=observe,
         ),
         ws="none",
         lifespan="on",

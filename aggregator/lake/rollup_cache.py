@@ -17,6 +17,8 @@ import logging
 import threading
 from typing import TYPE_CHECKING
 
+from aggregator.jobs import yield_to_intake
+
 if TYPE_CHECKING:
     from aggregator.lake.store import LakeStore
 
@@ -67,6 +69,7 @@ class RollupCache:
             self._thread.join()
 
     def _run(self) -> None:
+        yield_to_intake()
         while not self._stop.wait(POLL_SECONDS):
             try:
                 self.refresh()
