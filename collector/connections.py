@@ -196,21 +196,16 @@ class BoundedHttpProtocol(HttpToolsProtocol):
     def _answer_fast(self, request: _IntakeRequest) -> None:
         assert self.intake is not None
         answer = self.intake.respond(self.headers, request.body, self.client)
-        written = answer.written
-        if written is None or written.done():
-            self._write_fast(request, answer)
-        else:
-            written.add_done_callback(lambda _: self._write_fast(request, answer))
+        if answer.written is None:
+            self._write_fast(request, answer, None)
+        else:  # right after the spool write, in the same turn of the event loop
+            answer.written.then(lambda error: self._write_fast(request, answer, error))
 
-    def _write_fast(self, request: _IntakeRequest, answer: Answer) -> None:
-        written = answer.written
-        if written is not None:
-            if written.cancelled():
-                self.transport.close()  # shutting down mid-write: no answer was promised
-                return
-            error = written.exception()
-            if error is not None:
-                answer = failure(error)
+    def _write_fast(
+        self, request: _IntakeRequest, answer: Answer, error: BaseException | None
+    ) -> None:
+        if error is not None:
+            answer = failure(error)
         request.response_complete = True
         if request.disconnected or self.transport.is_closing():
             return

@@ -35,7 +35,7 @@ from collector.rate_limit import RateLimiter
 from collector.scrub import PageUrl, scrub_page_url, scrub_referrer
 from collector.sites import Site, SiteDirectory
 from collector.sources import SourceTable
-from collector.spool import SpoolUnavailable, SpoolWriter
+from collector.spool import SpoolUnavailable, SpoolWrite, SpoolWriter
 from collector.visitor import Salts, SaltsUnavailable, visitor_id
 
 log = logging.getLogger("hush.intake")
@@ -375,7 +375,7 @@ class Answer:
     status: int
     headers: list[tuple[bytes, bytes]]
     body: bytes
-    written: asyncio.Future[None] | None = None
+    written: SpoolWrite | None = None
     like: Answer | None = None
 
 

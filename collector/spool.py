@@ -1,8 +1,10 @@
 """The spool writer: one open append-only segment per collector process, group-committed.
 
-Every request handler calls ``await spool.append(line)``. Lines that arrive in the same turn of
-the event loop are joined and written with one ``write(2)``; only then are their handlers
-released to answer 202, so an acknowledged event survives a crash of the process. ``fsync``
+Every request handler calls ``spool.append(line)`` and awaits what it returns, or hands it a
+callback (``then``). Lines that arrive in the same turn of the event loop are joined and
+written with one ``write(2)``; only then are their handlers released to answer 202 (callbacks
+right after the write, in the same turn), so an acknowledged event survives a crash of the
+process. ``fsync``
 runs on an interval (``HUSH_FSYNC_INTERVAL``), or before every answer when that is 0.
 
 A segment's life, by file name (``<id>`` sorts by creation time):
@@ -24,12 +26,54 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("hush.spool")
 
 NEW, OPEN, CLOSED = ".new", ".open", ".seg"
+
+
+class SpoolWrite:
+    """The write of one batch of lines: awaitable, or told to call back once it is done (with
+    the error, or None)."""
+
+    __slots__ = ("_callbacks", "_future", "_loop", "done", "error")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._callbacks: list[Callable[[BaseException | None], None]] = []
+        self._future: asyncio.Future[None] | None = None
+        self.done = False
+        self.error: BaseException | None = None
+
+    def then(self, callback: Callable[[BaseException | None], None]) -> None:
+        if self.done:
+            callback(self.error)
+        else:
+            self._callbacks.append(callback)
+
+    def __await__(self) -> Generator[Any, None, None]:
+        if not self.done:
+            if self._future is None:
+                self._future = self._loop.create_future()
+            yield from self._future.__await__()
+        elif self.error is not None:
+            raise self.error
+
+    def _finish(self, error: BaseException | None) -> None:
+        self.done, self.error = True, error
+        for callback in self._callbacks:
+            try:
+                callback(error)
+            except Exception:
+                log.exception("a spool write's callback failed")
+        if self._future is not None:
+            if error is None:
+                self._future.set_result(None)
+            else:
+                self._future.set_exception(error)
 
 
 class SpoolWriter:
@@ -54,17 +98,17 @@ class SpoolWriter:
         self._size = 0
         self._opened_at = 0.0
         self._batch: list[bytes] = []
-        self._pending: asyncio.Future[None] | None = None
+        self._pending: SpoolWrite | None = None
         self._dirty = False
         self._closer = concurrent.futures.ThreadPoolExecutor(1, "hush-spool-closer")
         spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def append(self, line: bytes) -> asyncio.Future[None]:
-        """Queue one newline-terminated line; the future resolves once it is written."""
+    def append(self, line: bytes) -> SpoolWrite:
+        """Queue one newline-terminated line, to be written with the others of this turn."""
         self._batch.append(line)
         if self._pending is None:
             loop = asyncio.get_running_loop()
-            self._pending = loop.create_future()
+            self._pending = SpoolWrite(loop)
             loop.call_soon(self._flush)
         return self._pending
 
@@ -78,9 +122,9 @@ class SpoolWriter:
                 os.fsync(self._fd)
         except OSError as exc:
             log.error("spool write failed: %s", exc.strerror)
-            future.set_exception(SpoolUnavailable(exc.strerror or "write failed"))
+            future._finish(SpoolUnavailable(exc.strerror or "write failed"))
             return
-        future.set_result(None)
+        future._finish(None)
         if self._size >= self._segment_bytes:
             self._rotate_soon()
 

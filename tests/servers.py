@@ -24,10 +24,11 @@ from typing import Any
 
 import httpx
 import orjson
-import uvicorn
 
+from collector.process import ProcessLimits
 from hush.admin.operations import run_admin
 from hush.app import create_app
+from hush.listen import tcp_socket, uvicorn_server
 from hush.settings import Settings, load_settings
 
 CHROME_UA = (
@@ -259,18 +260,18 @@ class ThreadServer(HushClient):
         self.clock = clock
         self.settings: Settings = load_settings(self.env)
         self.app = create_app(self.settings, clock=clock)
-        config = uvicorn.Config(
+        # uvicorn as ``hush serve`` runs it: hush's protocol, its fast path to the intake.
+        self.socket = tcp_socket("127.0.0.1", self.port, share=False)
+        self.server = uvicorn_server(
+            self.settings,
             self.app,
-            host="127.0.0.1",
-            port=self.port,
-            access_log=False,
-            proxy_headers=False,
-            log_config=None,
-            ws="none",
-            lifespan="on",
+            limits=ProcessLimits(open_files=4096, dumpable=True),
+            intake=self.app.intake,
+            observe=self.app.latency["intake"].observe,
         )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.socket]}, daemon=True
+        )
 
     def admin(self, op: str, **args: Any) -> dict[str, Any]:
         """What ``hush <command>`` does through the admin socket, in this process."""
@@ -293,6 +294,7 @@ class ThreadServer(HushClient):
     def stop(self) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=20)
+        self.socket.close()
         shutil.rmtree(self.salt_dir, ignore_errors=True)
 
 
