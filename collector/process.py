@@ -9,6 +9,10 @@
 - **Enough file descriptors**: the soft ``RLIMIT_NOFILE`` is raised to the hard one (services
   often start with 1,024, which ~1,000 idle connections exhaust, and then the loader cannot
   open a spool segment either); uvicorn's connection limit is kept below it.
+- **Two malloc arenas** (glibc): by default each thread that allocates (the loader, the
+  maintenance thread, DuckDB's work in them) gets an arena of its own, and the memory freed in
+  one is kept for it: under the ingest benchmark that held 20-30 MiB more at the end, and the
+  peak. ``MALLOC_ARENA_MAX`` in the environment, when set, is left to decide.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from dataclasses import dataclass
 
 PRIVATE_UMASK = 0o077
 _PR_SET_DUMPABLE = 4  # <linux/prctl.h>
+_M_ARENA_MAX = -8  # <malloc.h>
+MALLOC_ARENAS = 2
 # Descriptors kept apart from connections: DuckDB, the spool, the loader, logs, the admin
 # channel and the event loop use ~40; the rest is margin.
 RESERVED_FILES = 256
@@ -39,6 +45,8 @@ def harden_process() -> ProcessLimits:
     os.umask(PRIVATE_UMASK)
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     dumpable = not _set_not_dumpable()
+    if "MALLOC_ARENA_MAX" not in os.environ:
+        _libc_call("mallopt", _M_ARENA_MAX, MALLOC_ARENAS)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         hard = 1 << 20  # the kernel's default nr_open
@@ -58,11 +66,15 @@ def connection_limit(wanted: int, open_files: int) -> int:
 
 def _set_not_dumpable() -> bool:
     """prctl(PR_SET_DUMPABLE, 0) where libc has it (Linux); True when it took effect."""
+    return _libc_call("prctl", _PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+
+
+def _libc_call(function: str, *args: int) -> int | None:
+    """A libc function's result, or None where libc or the function is missing."""
     name = ctypes.util.find_library("c")
     if name is None:
-        return False
+        return None
     try:
-        libc = ctypes.CDLL(name, use_errno=True)
-        return int(libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0)) == 0
+        return int(getattr(ctypes.CDLL(name, use_errno=True), function)(*args))
     except (OSError, AttributeError):
-        return False
+        return None
