@@ -37,7 +37,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from collector.intake import Answer, Intake, failure
+from collector.intake import MAX_BODY, Answer, Intake, failure
 
 MAX_HEADERS = 100  # as Go's net/http and Apache
 SWEEP_SECONDS = 1.0
@@ -58,7 +58,6 @@ def _status(code: int, phrase: str) -> bytes:
 _TOO_LARGE = _status(431, "Request Header Fields Too Large")
 _TIMEOUT = _status(408, "Request Timeout")
 FAST_URL = b"/api/event"
-FAST_MAX_BODY = 32 * 1024  # collector.intake.MAX_BODY: a longer body takes the ASGI path
 
 
 class _NoEvent:
@@ -182,7 +181,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
                 length = value
             elif name == b"transfer-encoding":
                 return False
-        return length is not None and length.isdigit() and int(length) <= FAST_MAX_BODY
+        return length is not None and length.isdigit() and int(length) <= MAX_BODY  # else: 413
 
     def on_message_complete(self) -> None:
         request = self.cycle

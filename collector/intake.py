@@ -1,12 +1,13 @@
-"""``POST /api/event``: the intake hot path, a raw ASGI app (no framework: ~20 µs saved per event).
+"""``POST /api/event``: the intake hot path, a raw ASGI app (no framework: ~20 µs saved per event)
+around one decision core, ``Intake.respond``, that the HTTP protocol's fast path calls too.
 
 Parse, decide, append, answer: validate size, type and body; prepare the event (scrub (P5),
 site, source, channel and spam verdict: cached per body) and describe its agent (browser, OS,
-device, bot verdict: cached per user agent), since none of it depends on the sender, and an
-agent seen before costs nothing with a page it has not sent before; then, per request,
-honour GPC and DNT (P6), resolve the
-client address (P1), rate-limit, hash the visitor (P2, P3), look up the country, append one
-JSON line to the spool and answer 202 once it is written. The address is a local variable of
+device, bot verdict: cached per user agent); neither depends on the sender, and each is
+cached apart, so a new agent on a known page pays only for its description; then, per
+request, honour GPC and DNT (P6), resolve the client address (P1), rate-limit, hash the
+visitor (P2, P3), look up the country, append one JSON line to the spool and answer 202 once
+it is written. The address is a local variable of
 ``_finish`` and goes nowhere else: not into a cache, the spool line, a log line or an error.
 """
 

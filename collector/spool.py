@@ -4,8 +4,8 @@ Every request handler calls ``spool.append(line)`` and awaits what it returns, o
 callback (``then``). Lines that arrive in the same turn of the event loop are joined and
 written with one ``write(2)``; only then are their handlers released to answer 202 (callbacks
 right after the write, in the same turn), so an acknowledged event survives a crash of the
-process. ``fsync``
-runs on an interval (``HUSH_FSYNC_INTERVAL``), or before every answer when that is 0.
+process. ``fsync`` runs on an interval (``HUSH_FSYNC_INTERVAL``), or before every answer when
+that is 0.
 
 A segment's life, by file name (``<id>`` sorts by creation time):
 ``<id>.new`` created and flock(2)ed, renamed to ``<id>.open`` while written, renamed to
