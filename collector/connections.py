@@ -37,7 +37,7 @@ from typing import Any
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
-from collector.intake import MAX_BODY, Answer, Intake, failure
+from collector.intake import ACCEPTED_ANSWER, MAX_BODY, Answer, Intake, failure
 
 MAX_HEADERS = 100  # as Go's net/http and Apache
 SWEEP_SECONDS = 1.0
@@ -233,16 +233,15 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self.transport.close()
 
 
-_encoded: dict[tuple[int, bool], tuple[object, bytes]] = {}
+_accepted: dict[bool, tuple[object, bytes]] = {}  # by keep-alive: uvicorn's headers, bytes
 
 
 def _encode(answer: Answer, defaults: list[tuple[bytes, bytes]], keep_alive: bool) -> bytes:
     """The answer as HTTP/1.1 bytes, with uvicorn's default headers (its date); the accepted
     answer's bytes are kept until uvicorn renews those headers (once a second)."""
-    like = answer.like
-    if like is not None:
-        key = (id(like), keep_alive)
-        kept = _encoded.get(key)
+    accepted = answer.like is ACCEPTED_ANSWER
+    if accepted:
+        kept = _accepted.get(keep_alive)
         if kept is not None and kept[0] is defaults:
             return kept[1]
     parts = [STATUS_LINE[answer.status]]
@@ -253,8 +252,8 @@ def _encode(answer: Answer, defaults: list[tuple[bytes, bytes]], keep_alive: boo
         parts.append(b"connection: close\r\n")
     parts += [b"\r\n", answer.body]
     encoded = b"".join(parts)
-    if like is not None:
-        _encoded[(id(like), keep_alive)] = (defaults, encoded)
+    if accepted:
+        _accepted[keep_alive] = (defaults, encoded)
     return encoded
 
 

@@ -14,7 +14,7 @@ found, or an iPad now a Tablet.
 
 Results are cached per user agent, cut to ``MAX_AGENT`` characters *before* the cache sees it:
 the cache holds at most ``CACHE_SIZE`` agents (~0.6 KiB each with their result: ~2.5 MiB),
-whatever agents are sent; it is asked only when the intake's prepared-event cache misses.
+whatever agents are sent; the intake asks it once per event that GPC and DNT let through.
 Names are spelled as Plausible spells them (``Chrome``, ``Safari``, ``Desktop``, ``Mobile``).
 """
 
@@ -170,9 +170,7 @@ def bot_category(family: str, tags: tuple[str, ...] = ()) -> str:
 
 _AUTOMATION = frozenset(_AUTOMATION_NAMES)
 # The device families user-agents' rules read (and "Spider", which marks a crawler here).
-_CLASS_FAMILIES = frozenset(
-    {*MOBILE_DEVICE_FAMILIES, *TABLET_DEVICE_FAMILIES, "Blackberry Playbook", "Spider"}
-)
+_CLASS_FAMILIES = frozenset({*MOBILE_DEVICE_FAMILIES, *TABLET_DEVICE_FAMILIES, "Spider"})
 
 
 @dataclass(frozen=True, slots=True)
