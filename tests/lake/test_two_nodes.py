@@ -143,4 +143,31 @@ def test_a_killed_node_loses_no_event_and_the_other_takes_over_maintenance(
         timeout=30,
         what=f"{len(acknowledged)} acknowledged page views",
     )
-    assert other.metric("pageviews", **span) == len(acknowledged)
+    # Each acknowledged event once. An event in flight when the node died may be stored
+    # unacknowledged (written, its answer never sent): one a worker at most, never twice.
+    stored = _page_views(other)
+    missing = [path for path in acknowledged if path not in stored]
+    twice = {path: n for path, n in stored.items() if n > 1}
+    unacknowledged = set(stored) - set(acknowledged)
+    assert missing == []
+    assert twice == {}
+    assert len(unacknowledged) <= 3, unacknowledged
+
+
+def _page_views(hush: ProcessServer) -> dict[str, int]:
+    """Today's page views per page, from the Stats API, every page of the breakdown."""
+    views: dict[str, int] = {}
+    for page in range(1, 100):
+        rows = hush.results(
+            "breakdown",
+            site_id="example.com",
+            period="day",
+            property="event:page",
+            metrics="pageviews",
+            limit=1000,
+            page=page,
+        )
+        if not rows:
+            return views
+        views |= {row["page"]: int(row["pageviews"]) for row in rows}
+    raise AssertionError("more than 99,000 pages")
