@@ -13,6 +13,7 @@ and counted as ``torn_line``.
 from __future__ import annotations
 
 import fcntl
+import io
 import logging
 import os
 import time
@@ -20,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import duckdb
 import orjson
@@ -171,28 +172,24 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
                 "SELECT id FROM loaded_segments WHERE list_contains($ids, id)", {"ids": ids}
             ).fetchall()
         }
-    events: list[bytes] = []
     counts: list[list[int | str]] = []
     signals = Signals()
-    torn = 0
+    events = torn = 0
     fresh = [segment for segment in batch if segment.path.stem not in done]
-    for segment in fresh:
-        data = _read_all(segment.fd)
-        seg_events, seg_counts, seg_torn = _split_lines(data, signals)
-        events.extend(seg_events)
-        counts.extend(seg_counts)
-        torn += seg_torn
+    # One segment in memory at a time: its event lines go straight to the batch file.
+    with open(batch_file, "wb") as fh:
+        for segment in fresh:
+            seg_events, seg_counts, seg_torn = _copy_events(_read_all(segment.fd), fh, signals)
+            events += seg_events
+            counts.extend(seg_counts)
+            torn += seg_torn
     counts.extend(signals.hours())
-    if events:
-        with open(batch_file, "wb") as fh:
-            fh.write(b"\n".join(events) + b"\n")
     now = datetime.now(UTC).replace(tzinfo=None)
     hour = int(time.time() // 3600) * 3600
     inserted = 0
     with store.write() as cur:
         if events:
             cur.execute(READ_BATCH, {"path": str(batch_file), "columns": EVENT_COLUMNS})
-            batch_file.unlink()
             row = cur.execute(INSERT_EVENTS).fetchone()
             # Late events for a day already rolled up: it rolls up again (or, still open, its
             # provisional rollup is rebuilt).
@@ -203,7 +200,7 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
             )
             cur.execute("DROP TABLE batch")
             inserted = row[0] if row else 0
-            torn += len(events) - inserted  # lines that did not parse, or lack a field
+            torn += events - inserted  # lines that did not parse, or lack a field
         if torn:
             counts.append([hour, 0, "torn_line", "", torn])
         if counts:
@@ -218,6 +215,7 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
                 "INSERT INTO loaded_segments VALUES ($1, $2)",
                 [[segment.path.stem, now] for segment in fresh],
             )
+    batch_file.unlink()
     for segment in batch:
         segment.path.unlink(missing_ok=True)
         os.close(segment.fd)
@@ -249,25 +247,35 @@ def purge_loaded_segments(store: Store, *, older_than_days: int = 2) -> None:
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    """A closed (or orphaned) segment's bytes, read into one buffer: it no longer grows."""
     os.lseek(fd, 0, os.SEEK_SET)
-    while chunk := os.read(fd, 1 << 20):
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return io.FileIO(fd, closefd=False).readall()
 
 
-def _split_lines(data: bytes, signals: Signals) -> tuple[list[bytes], list[list[int | str]], int]:
-    """Event lines, hourly counter rows and the number of torn lines in one segment's bytes;
-    the security signals of its counter lines go to ``signals``."""
-    lines = data.split(b"\n")
+def _copy_events(
+    data: bytes, out: BinaryIO, signals: Signals
+) -> tuple[int, list[list[int | str]], int]:
+    """Write one segment's event lines to ``out`` (each run of them in one write, without a
+    copy per line); return how many there were, the hourly counter rows and the number of torn
+    lines. The security signals of the segment's counter lines go to ``signals``."""
+    view = memoryview(data)
+    counts: list[list[int | str]] = []
     # Every complete line ends with a newline; what follows the last one was cut short.
-    torn = 1 if lines[-1].strip(b"\0 ") else 0
-    events, counts = [], []
-    for line in lines[:-1]:
+    end = data.rfind(b"\n") + 1
+    torn = 1 if data[end:].strip(b"\0 ") else 0
+    events = run = pos = 0  # data[run:pos]: event lines not written yet
+    while pos < end:
+        next_line = data.index(b"\n", pos) + 1
+        if data.startswith(b'{"t":', pos):
+            events += 1
+            pos = next_line
+            continue
+        out.write(view[run:pos])
         # A power cut can leave runs of NUL bytes where blocks were allocated but not written.
-        line = line.lstrip(b"\0")
+        line = data[pos : next_line - 1].lstrip(b"\0")
         if line.startswith(b'{"t":'):
-            events.append(line)
+            out.write(line + b"\n")
+            events += 1
         elif line.startswith(b'{"c":'):
             try:
                 counts.extend(orjson.loads(line)["c"])
@@ -280,6 +288,8 @@ def _split_lines(data: bytes, signals: Signals) -> tuple[list[bytes], list[list[
                 torn += 1
         elif line.strip(b"\0 "):
             torn += 1
+        run = pos = next_line
+    out.write(view[run:pos])
     return events, counts, torn
 
 

@@ -32,6 +32,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from ingest import _rss_mib
 from queries import HUSH, ROOT, SITE, _free_port, _run, _wait_for_todays_rollup, _wait_healthy
 from view_times import median_view_ms
 
@@ -49,6 +50,7 @@ FILTERS = {
 }
 TARGETS = {10_000_000: 50.0, 100_000_000: 100.0}  # ms for a whole view's data
 PAINT_TARGET, JS_TARGET, CSS_TARGET = 500.0, 15_000, 10_000
+RSS_TARGET = 150  # MiB, the server's VmHWM
 
 
 def main() -> int:
@@ -63,7 +65,8 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     salts = Path("/dev/shm") / f"hush-dashboard-{root.name}"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUSH_")},
+        # Of hush's settings only DuckDB's (HUSH_DUCKDB_MEMORY_LIMIT, _THREADS) pass through.
+        **{k: v for k, v in os.environ.items() if not k.startswith("HUSH_") or "_DUCKDB_" in k},
         "HUSH_DATA_DIR": str(root / "data"),
         "HUSH_SALT_DIR": str(salts),
         "HUSH_RAW_RETENTION_DAYS": str(args.retention),
@@ -114,6 +117,7 @@ def main() -> int:
         _time_views(opener, base, args.repeat)
         paint = _first_paint(base)
         js, css = _weigh("js"), _weigh("css")
+        peak = _rss_mib(server.pid, "VmHWM")
         server.send_signal(signal.SIGINT)
         server.wait(timeout=60)
         server = None
@@ -126,8 +130,16 @@ def main() -> int:
         print(f"first-party JS: {js[0]:,} B, {js[1]:,} B gzip (target <= {JS_TARGET:,} gzip)")
         print(f"first-party CSS: {css[0]:,} B, {css[1]:,} B gzip (target <= {CSS_TARGET:,} gzip)")
         print(f"slowest view's data: {slowest:.0f} ms (target <= {target:.0f} ms)")
+        print(
+            f"server RSS at its peak (start, today's rollup and every view above): {peak:.0f} MiB"
+            f" (target < {RSS_TARGET} MiB)"
+        )
         failed = (
-            slowest > target or paint > PAINT_TARGET or js[1] > JS_TARGET or css[1] > CSS_TARGET
+            slowest > target
+            or peak >= RSS_TARGET
+            or paint > PAINT_TARGET
+            or js[1] > JS_TARGET
+            or css[1] > CSS_TARGET
         )
         return 1 if failed else 0
     finally:
