@@ -64,7 +64,10 @@ class SpoolWrite:
 
     def _finish(self, error: BaseException | None) -> None:
         self.done, self.error = True, error
-        for callback in self._callbacks:
+        # Handed over, not kept: a callback refers to what refers to this write (an answer and
+        # its request), and a kept list would make each of them a cycle for the GC to find.
+        callbacks, self._callbacks = self._callbacks, []
+        for callback in callbacks:
             try:
                 callback(error)
             except Exception:

@@ -4,6 +4,7 @@ keep-alive and ``Connection: close``, and store every event it acknowledges."""
 
 from __future__ import annotations
 
+import gc
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -174,3 +175,28 @@ def test_a_kept_alive_connection_serves_many_events_and_each_is_stored(
             assert answer.status_code == 202 and "x-hush-dropped" not in answer.headers
         hush.wait_for_events(40)
         assert hush.metric("pageviews", site_id="example.com", period="day") == 40
+
+
+def test_answering_events_leaves_no_cycles_for_the_garbage_collector(
+    server: ThreadServer,
+) -> None:
+    """Each cycle left behind is work for a collection pass, and a pass stalls every
+    connection at once: under load they were hush's worst latencies."""
+    body = b'{"n":"pageview","u":"https://example.com/no-cycles","d":"example.com"}'
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        _answers_to(sock, body, 20)  # warm: connection state, caches
+        gc.collect()
+        gc.disable()
+        try:
+            _answers_to(sock, body, 200)
+            found = gc.collect()
+        finally:
+            gc.enable()
+    assert found < 50, f"{found} objects in cycles after 200 events"
+
+
+def _answers_to(sock: socket.socket, body: bytes, count: int) -> None:
+    for _ in range(count):
+        sock.sendall(_request(body))
+        [head] = _answers(sock, 1)
+        assert head.startswith(b"HTTP/1.1 202")
