@@ -23,12 +23,14 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
+from operator import attrgetter
+from typing import Any
 
 import orjson
 import ua_parser_rs
 from crawleruseragents import CRAWLER_USER_AGENTS_DATA
-from ua_parser import Parser, load_lazy_builtins
-from ua_parser.core import Matchers, Result
+from ua_parser import load_lazy_builtins
+from ua_parser.core import Matchers
 from ua_parser.lazy import DeviceMatcher
 from user_agents.parsers import (
     MOBILE_DEVICE_FAMILIES,
@@ -40,11 +42,6 @@ from user_agents.parsers import (
 )
 
 from collector.outcome import Dropped
-
-try:
-    from ua_parser.regex import Resolver as FastResolver
-except ImportError:  # pragma: no cover - ua-parser-rs is a dependency
-    raise ImportError("hush needs ua-parser-rs: pip install 'ua-parser[regex]'") from None
 
 MAX_AGENT = 512
 CACHE_SIZE = 4096
@@ -200,9 +197,17 @@ class DeviceDetector:
     """Describes user agents; construct once at start-up (loading the rules takes ~300 ms)."""
 
     def __init__(self) -> None:
-        # The Rust resolver reads only the patterns' text: lazy matchers spare compiling ~1,000
-        # Python regexes nothing uses (0.2-0.4 s of every start, and their memory).
-        self._parser = Parser(FastResolver(class_rules(load_lazy_builtins())))
+        # ua-parser-rs reads only the patterns' text: lazy matchers spare compiling ~1,000
+        # Python regexes nothing uses (0.2-0.4 s of every start, and their memory). Its three
+        # extractors are asked directly, as ua-parser's own Rust resolver asks them, without
+        # the five result objects per agent that ua-parser's Parser wraps their matches in.
+        agents, systems, devices = class_rules(load_lazy_builtins())
+        versions = attrgetter("regex", "family", "major", "minor", "patch", "patch_minor")
+        self._agents = ua_parser_rs.UserAgentExtractor(map(versions, agents))
+        self._systems = ua_parser_rs.OSExtractor(map(versions, systems))
+        self._devices = ua_parser_rs.DeviceExtractor(
+            map(attrgetter("regex", "regex_flag", "family", "brand", "model"), devices)
+        )
         # The automation names, then ~1,500 crawler patterns: Python's re needs ~30 µs for the
         # names and ~300 µs for the list on a browser's agent, the Rust regex set behind
         # ua-parser-rs ~2 µs for both. It answers with the first matching pattern's index;
@@ -235,36 +240,39 @@ class DeviceDetector:
         agent = agent.strip()
         if not agent:
             return Software(bot="empty user agent", bot_category=NO_USER_AGENT)
-        result = self._parser.parse(agent)
-        found = self._bot_family(agent, result)
+        # Matches (family, major, minor, ... or brand, model), or None: no rule matched.
+        browser = self._agents.extract(agent)
+        system = self._systems.extract(agent)
+        hardware = self._devices.extract(agent)
+        found = self._bot_family(agent, browser, hardware)
         if found:
             return Software(bot=found[0], bot_category=found[1])
-        ua = _View(agent, result)
+        ua = _View(agent, browser, system, hardware)
         if ua.is_tablet:
             device = TABLET
         elif ua.is_mobile:
             device = MOBILE
         else:
             device = DESKTOP
-        browser = result.user_agent.family if result.user_agent else "Other"
-        system = result.os.family if result.os else "Other"
+        family = browser.family if browser else "Other"
+        system_family = system.family if system else "Other"
         return Software(
-            browser=_BROWSERS.get(browser, browser),
-            browser_version=(result.user_agent.major or "") if result.user_agent else "",
-            os=_SYSTEMS.get(system, system),
-            os_version=_os_version(result),
+            browser=_BROWSERS.get(family, family),
+            browser_version=(browser.major or "") if browser else "",
+            os=_SYSTEMS.get(system_family, system_family),
+            os_version=_os_version(system),
             device=device,
         )
 
-    def _bot_family(self, agent: str, result: Result) -> tuple[str, str] | None:
+    def _bot_family(self, agent: str, browser: Any, hardware: Any) -> tuple[str, str] | None:
         """The bot family and its category, or None for a browser."""
         bot = self._bots.extract(agent)
         if bot is not None:
             index = int(bot.family)
             return self._bot_names[index], self._bot_categories[index]
-        if result.device is not None and result.device.family == "Spider":
+        if hardware is not None and hardware.family == "Spider":
             return "other crawler", OTHER_BOT  # ua-parser's family may quote the agent
-        if result.user_agent is None and not agent.startswith("Mozilla/"):
+        if browser is None and not agent.startswith("Mozilla/"):
             return "unknown client", OTHER_BOT  # every browser since 1995 starts with Mozilla/
         return None
 
@@ -313,8 +321,7 @@ class _View(UserAgent):  # type: ignore[misc]  # user-agents has no type hints
     """A ``user_agents.UserAgent`` built from the fast parser's result (not its slow one),
     without the version tuples its class rules never read."""
 
-    def __init__(self, agent: str, result: Result) -> None:
-        ua, system, device = result.user_agent, result.os, result.device
+    def __init__(self, agent: str, ua: Any, system: Any, device: Any) -> None:
         self.ua_string = agent
         self.browser = Browser(ua.family if ua else "Other", (), "")
         version = (
@@ -324,8 +331,7 @@ class _View(UserAgent):  # type: ignore[misc]  # user-agents has no type hints
         self.device = Device(device.family if device else "Other", None, None)
 
 
-def _os_version(result: Result) -> str:
-    system = result.os
+def _os_version(system: Any) -> str:
     if system is None or not system.major:
         return ""
     return f"{system.major}.{system.minor}" if system.minor else system.major
