@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -200,3 +201,18 @@ def _answers_to(sock: socket.socket, body: bytes, count: int) -> None:
         sock.sendall(_request(body))
         [head] = _answers(sock, 1)
         assert head.startswith(b"HTTP/1.1 202")
+
+
+def test_a_kept_alive_connection_left_idle_is_closed_after_the_keep_alive_timeout(
+    tmp_path: Path,
+) -> None:
+    hush = ThreadServer(tmp_path, None, HUSH_KEEP_ALIVE_TIMEOUT="1")
+    body = b'{"n":"pageview","u":"https://example.com/idle","d":"example.com"}'
+    with (
+        running(hush, site="example.com"),
+        socket.create_connection(("127.0.0.1", hush.port), timeout=10) as sock,
+    ):
+        _answers_to(sock, body, 2)
+        started = time.monotonic()
+        assert sock.recv(1) == b""  # closed by the server, not by the 10 s socket timeout
+        assert 0.9 <= time.monotonic() - started < 3
