@@ -137,11 +137,22 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             self._refuse(_TOO_LARGE)
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        # What uvicorn's on_message_begin resets; its ASGI scope waits for on_headers_complete,
+        # made only for a request that takes the ASGI path (~3% of the fast path's time).
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
         self._reading_since = self.loop.time()
         self._idle_since = None
         self._in_head = True
         self._head_bytes = self._head_size = 0
+
+    def _begin_asgi(self) -> None:
+        """uvicorn's on_message_begin (its scope), put off until the head is complete."""
+        url, expect, headers = self.url, self.expect_100_continue, self.headers
+        super().on_message_begin()
+        self.url, self.expect_100_continue, self.headers = url, expect, headers
+        self.scope["headers"] = headers
 
     def on_url(self, url: bytes) -> None:
         self.url += url
@@ -164,6 +175,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
             keep_alive = self.parser.get_http_version() != "1.0" and self.parser.should_keep_alive()
             self.cycle = _IntakeRequest(keep_alive)  # type: ignore[assignment]
             return
+        self._begin_asgi()
         super().on_headers_complete()
 
     def _takes_fast_path(self) -> bool:
