@@ -61,10 +61,10 @@ class ClientAddressResolver:
     def _is_trusted(self, address: tuple[int, bytes]) -> bool:
         family, packed = address
         value = int.from_bytes(packed, "big")
-        return any(
-            family == net_family and value & mask == network
-            for net_family, network, mask in self._trusted
-        )
+        for net_family, network, mask in self._trusted:  # a loop: no generator per address
+            if family == net_family and value & mask == network:
+                return True
+        return False
 
 
 def _parse(text: str) -> tuple[int, bytes] | None:
