@@ -9,10 +9,12 @@ user, starts ``hush serve`` and times, over real HTTP with that user's session, 
 ``/sites/<domain>`` view (every card, the graph and every panel, rendered) for today, 30 days
 and 12 months, unfiltered and filtered by a source and by a page: the median of ``--repeat``
 loads each. Then headless Chromium opens the 30-day view and reports its first contentful
-paint, and the first-party JS and CSS are weighed, raw and gzip. Last, with the server stopped,
-it times the view's data alone in this process (every figure of the page, as
-``dashboard.web.site_view.view_figures`` makes them, without HTTP or the template), the figure
-the target is about. It exits 1 over a target.
+paint, the first-party JS and CSS are weighed, raw and gzip, and the server's peak RSS
+(``VmHWM``: start, today's rollup and every view) is read before it stops. Of hush's
+settings only ``HUSH_DUCKDB_MEMORY_LIMIT`` and ``HUSH_DUCKDB_THREADS`` pass through. Last,
+with the server stopped, it times the view's data alone in this process (every figure of the
+page, as ``dashboard.web.site_view.view_figures`` makes them, without HTTP or the template),
+the figure the target is about. It exits 1 over a target.
 """
 
 from __future__ import annotations
