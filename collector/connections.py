@@ -243,7 +243,7 @@ class BoundedHttpProtocol(HttpToolsProtocol):
         if self.pipeline:
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
-        else:
+        elif self._reading_since is None:  # no next request begun: idle from now
             self._idle_since = self.loop.time()
 
     def expire(self, now: float) -> None:
