@@ -22,6 +22,7 @@ import ctypes.util
 import os
 import resource
 from dataclasses import dataclass
+from functools import cache
 
 PRIVATE_UMASK = 0o077
 _PR_SET_DUMPABLE = 4  # <linux/prctl.h>
@@ -46,7 +47,7 @@ def harden_process() -> ProcessLimits:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     dumpable = not _set_not_dumpable()
     if "MALLOC_ARENA_MAX" not in os.environ:
-        _libc_call("mallopt", _M_ARENA_MAX, MALLOC_ARENAS)
+        libc_call("mallopt", _M_ARENA_MAX, MALLOC_ARENAS)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard == resource.RLIM_INFINITY:
         hard = 1 << 20  # the kernel's default nr_open
@@ -66,15 +67,26 @@ def connection_limit(wanted: int, open_files: int) -> int:
 
 def _set_not_dumpable() -> bool:
     """prctl(PR_SET_DUMPABLE, 0) where libc has it (Linux); True when it took effect."""
-    return _libc_call("prctl", _PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
+    return libc_call("prctl", _PR_SET_DUMPABLE, 0, 0, 0, 0) == 0
 
 
-def _libc_call(function: str, *args: int) -> int | None:
+def libc_call(function: str, *args: int) -> int | None:
     """A libc function's result, or None where libc or the function is missing."""
+    libc = _libc()
+    if libc is None:
+        return None
+    try:
+        return int(getattr(libc, function)(*args))
+    except (OSError, AttributeError):
+        return None
+
+
+@cache
+def _libc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c")
     if name is None:
         return None
     try:
-        return int(getattr(ctypes.CDLL(name, use_errno=True), function)(*args))
-    except (OSError, AttributeError):
+        return ctypes.CDLL(name, use_errno=True)
+    except OSError:
         return None

@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from collector.process import libc_call
 from hush.collector_app import control_socket
 from hush.settings import Settings
 
@@ -153,15 +154,6 @@ PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 def die_with_parent(parent_pid: int) -> bool:
     """Ask for SIGTERM when the parent goes; False if it is gone already (or prctl is missing)."""
-    import ctypes
-    import ctypes.util
-
-    name = ctypes.util.find_library("c")
-    if name is not None:
-        try:
-            libc = ctypes.CDLL(name, use_errno=True)
-            libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        except (OSError, AttributeError):
-            pass
+    libc_call("prctl", PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
     # The parent may have died before prctl took effect: then we were re-parented already.
     return os.getppid() == parent_pid
