@@ -43,7 +43,28 @@ GRACE = timedelta(minutes=5)  # after local midnight, for the last segments of t
 # per-session rows (with every session attribute) are computed once a day; each rollup is then
 # one small aggregation of them (the query engine's per-day columns, so the numbers agree).
 _SESSION_ATTRIBUTES = (*VISIT_DIMENSIONS.values(),)
-_BASES = sorted({tuple(d for d in spec if not d.startswith("visit:")) for spec in ROLLUP_SPECS})
+# What the bases read of each event (their dimensions, goals, engagement) beside its session,
+# and each session's attributes.
+_EVENTS_OF_SESSIONS = (
+    " SELECT day, visitor, sn, bounce, duration, ts, name, path, hostname, props, scroll_depth,"
+    " engaged_ms FROM sessioned"
+)
+_VISITS_OF_SESSIONS = f" SELECT day, visitor, sn, {', '.join(_SESSION_ATTRIBUTES)} FROM sessions"  # noqa: S608
+
+
+def _base(spec: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(d for d in spec if not d.startswith("visit:"))
+
+
+_BASES = sorted({_base(spec) for spec in ROLLUP_SPECS})
+_SPECS_OF = {base: [spec for spec in ROLLUP_SPECS if _base(spec) == base] for base in _BASES}
+
+
+# Events of a day rolled up together (a busier day is split by visitor, ``rollup_day``): about
+# 2,000 per MiB of DuckDB's memory limit past 24 MiB (measured: 16,000 at 32 MiB, 80,000 at 64;
+# fewer events a part take longer, each part costing ~1 s whatever its size).
+EVENTS_PER_MIB = 2_000
+MIN_EVENTS_PER_PART = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,92 +77,138 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
     """(Re)build every rollup of one site's local day; return the rows written.
 
     ``provisional`` marks the rollup of a day that is not over yet (rebuilt as events arrive)."""
-    rows = 0
-    day_params = {"site": site_id, "raw_from": day, "raw_to": day}
-    with store.write() as cur:
+    day_params = {"site": site_id, "day": day}
+    # The work is many statements, each committed on its own (a transaction would keep every
+    # temporary table it drops in memory until its end); only the rollup is written in one.
+    with store.writer() as cur:
         [(timezone,)] = cur.execute(
             "SELECT timezone FROM sites WHERE id = $site", {"site": site_id}
         ).fetchall()
-        local_hours = {"tz": timezone}
         goals = tuple(goals_of(cur, site_id))  # the rollup event:goal counts today's goals
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE day_sessions AS WITH"  # noqa: S608
-            + sessions_sql("site_id = $site AND day BETWEEN $raw_from AND $raw_to")
-            + " SELECT * FROM sessioned",
-            day_params,
-        )
-        attributes = ", ".join(f"any_value({a}) AS {a}" for a in _SESSION_ATTRIBUTES)
-        cur.execute(
-            "CREATE OR REPLACE TEMP TABLE day_visits AS"  # noqa: S608
-            f" SELECT day, visitor, sn, {attributes} FROM day_sessions GROUP BY day, visitor, sn"
-        )
-        for n, base in enumerate(_BASES):
-            # The day's sessions are all there is: only local hours need a parameter.
-            params = SqlParams(**(local_hours if "time:hour" in base else {}))
-            cte = raw_per_day(
-                Query(site_id, day, day, dimensions=base, goals=goals),
-                params,
-                sessions="day_sessions",
-            )
-            cur.execute(
-                f"CREATE OR REPLACE TEMP TABLE base_{n} AS WITH {cte}"  # noqa: S608
-                " SELECT * FROM per_session JOIN day_visits USING (day, visitor, sn)",
-                params.values,
-            )
-        cur.execute(
-            "DELETE FROM rollups WHERE site_id = $site AND day = $day",
-            {"site": site_id, "day": day},
-        )
+        events = _events_of(cur, day_params)
         # Every rollup of the day into one temporary table, then into rollups at once: on a
         # lake each INSERT writes files of its own (67 a day, one INSERT per rollup, made the
         # catalog and each node's first read of the rollups slow).
-        cur.execute("CREATE OR REPLACE TEMP TABLE day_rollups AS SELECT * FROM rollups LIMIT 0")
-        for spec in ROLLUP_SPECS:
-            rows += _insert_rollup(cur, site_id, spec)
-        cur.execute("INSERT INTO rollups SELECT * FROM day_rollups")
-        cur.execute("DROP TABLE day_rollups")
-        cur.execute("DROP TABLE day_sessions")
-        cur.execute("DROP TABLE day_visits")
-        for n in range(len(_BASES)):
-            cur.execute(f"DROP TABLE base_{n}")
-        # Replaced by DELETE + INSERT (a lake has no keys for INSERT OR REPLACE).
-        cur.execute(
-            "DELETE FROM rolled_days WHERE site_id = $site AND day = $day",
-            {"site": site_id, "day": day},
-        )
-        cur.execute(
-            "INSERT INTO rolled_days"
-            " (site_id, day, rolled_at, raw_purged, provisional, stale, rollup_version)"
-            " VALUES ($site, $day, $now, false, $provisional, false, $version)",
-            {
-                "site": site_id,
-                "day": day,
-                "now": datetime.now(UTC).replace(tzinfo=None),
-                "provisional": provisional,
-                "version": ROLLUP_VERSION,
-            },
-        )
-    return rows
+        cur.execute("CREATE TEMP TABLE day_rollups AS SELECT * FROM rollups LIMIT 0")
+        # A session is one visitor's, so a busy day's visitors are split into parts, each
+        # rolled up apart: DuckDB holds one part's sessions at a time, however busy the day.
+        # Every figure of a rollup row is a count or a sum over sessions, and no visitor is in
+        # two parts, so the parts' rows add up to the day's.
+        parts = max(1, -(-events // _events_per_part(store)))
+        for part in range(parts):
+            _roll_up_part(cur, site_id, day, timezone, goals, part, parts)
+        cur.begin()
+        try:
+            written = _replace_rollups(cur, day_params, provisional, events)
+            cur.commit()
+        except BaseException:
+            cur.rollback()
+            raise
+    return written
 
 
-def _insert_rollup(cur: Any, site_id: int, spec: tuple[str, ...]) -> int:
-    """One rollup of the day, from the per-session rows of its base."""
-    base = tuple(d for d in spec if not d.startswith("visit:"))
+def _events_per_part(store: Store) -> int:
+    spare_mib = store.memory_limit() // 2**20 - 24
+    return max(MIN_EVENTS_PER_PART, spare_mib * EVENTS_PER_MIB)
+
+
+def _events_of(cur: Any, day_params: dict[str, Any]) -> int:
+    [(events,)] = cur.execute(
+        "SELECT count(*) FROM events WHERE site_id = $site AND day = $day", day_params
+    ).fetchall()
+    return int(events)
+
+
+def _replace_rollups(cur: Any, day_params: dict[str, Any], provisional: bool, events: int) -> int:
+    """The day's rollups and its ``rolled_days`` row, replaced by ``day_rollups``'s sums."""
+    cur.execute("DELETE FROM rollups WHERE site_id = $site AND day = $day", day_params)
+    keys = "site_id, day, spec, g0, g1"
+    sums = ", ".join(f"sum({column})" for column in BASE_COLUMNS)
+    written = cur.execute(
+        f"INSERT INTO rollups ({keys}, {', '.join(BASE_COLUMNS)})"  # noqa: S608
+        f" SELECT {keys}, {sums} FROM day_rollups GROUP BY {keys}"
+    ).fetchall()
+    # Replaced by DELETE + INSERT (a lake has no keys for INSERT OR REPLACE).
+    cur.execute("DELETE FROM rolled_days WHERE site_id = $site AND day = $day", day_params)
+    cur.execute(
+        "INSERT INTO rolled_days"
+        " (site_id, day, rolled_at, raw_purged, provisional, stale, rollup_version)"
+        " VALUES ($site, $day, $now, false, $provisional, $stale, $version)",
+        {
+            **day_params,
+            "now": datetime.now(UTC).replace(tzinfo=None),
+            "provisional": provisional,
+            # Events loaded meanwhile (another lake node's) may be missing: built again.
+            "stale": _events_of(cur, day_params) != events,
+            "version": ROLLUP_VERSION,
+        },
+    )
+    return int(written[0][0]) if written else 0
+
+
+def _roll_up_part(
+    cur: Any,
+    site_id: int,
+    day: date,
+    timezone: str,
+    goals: tuple[Any, ...],
+    part: int,
+    parts: int,
+) -> None:
+    """The rollup rows of one part of the day's visitors, into ``day_rollups``."""
+    where = "site_id = $site AND day BETWEEN $raw_from AND $raw_to"
+    day_params: dict[str, Any] = {"site": site_id, "raw_from": day, "raw_to": day}
+    if parts > 1:
+        where += " AND visitor % $parts = $part"
+        day_params.update(parts=parts, part=part)
+    # Narrow tables, one made at a time: DuckDB keeps a block per column of a table being
+    # written, and one row per event with every session attribute (~50 columns) needed more
+    # than 32 MiB however few the events.
+    sessions = sessions_sql(where)
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE day_sessions AS WITH" + sessions + _EVENTS_OF_SESSIONS,
+        day_params,
+    )
+    cur.execute(
+        "CREATE OR REPLACE TEMP TABLE day_visits AS WITH" + sessions + _VISITS_OF_SESSIONS,
+        day_params,
+    )
+    for base in _BASES:
+        # The part's sessions are all there is: only local hours need a parameter.
+        params = SqlParams(**({"tz": timezone} if "time:hour" in base else {}))
+        cte = raw_per_day(
+            Query(site_id, day, day, dimensions=base, goals=goals), params, sessions="day_sessions"
+        )
+        cur.execute(
+            f"CREATE OR REPLACE TEMP TABLE base AS WITH {cte} SELECT * FROM per_session",  # noqa: S608
+            params.values,
+        )
+        for spec in _SPECS_OF[base]:
+            _insert_rollup(cur, site_id, spec)
+        cur.execute("DROP TABLE base")
+    cur.execute("DROP TABLE day_sessions")
+    cur.execute("DROP TABLE day_visits")
+
+
+def _insert_rollup(cur: Any, site_id: int, spec: tuple[str, ...]) -> None:
+    """One rollup of the day (of a part of its visitors), from the per-session rows of its
+    base, into ``day_rollups``."""
+    base = _base(spec)
     # The base's event properties (or hour) are its g0, g1; a visit property is a session
     # attribute.
     groups = [VISIT_DIMENSIONS.get(d) or f"g{base.index(d)}" for d in spec]
     keep = "true"
     if {"visit:entry_page", "visit:exit_page"} & set(spec):
         keep = "s_entry_page IS NOT NULL"  # sessions without a page view have no entry page
+    # The sessions' attributes, only for a rollup by one (a wide base table took more memory).
+    visits = " JOIN day_visits USING (day, visitor, sn)" if len(base) < len(spec) else ""
     values = [f"CAST({g} AS VARCHAR)" for g in groups] + ["NULL"] * (2 - len(groups))
-    written = cur.execute(
+    cur.execute(
         f"INSERT INTO day_rollups (site_id, day, spec, g0, g1, {', '.join(BASE_COLUMNS)})"  # noqa: S608
         f" SELECT $site, day, $spec, {', '.join(values)}, {PER_DAY_COLUMNS}"
-        f" FROM base_{_BASES.index(base)} WHERE {keep}"
-        f" GROUP BY {', '.join(['day', *groups])}",
+        f" FROM base{visits} WHERE {keep} GROUP BY {', '.join(['day', *groups])}",
         {"site": site_id, "spec": spec_name(spec)},
-    ).fetchall()
-    return int(written[0][0]) if written else 0
+    )
 
 
 def days_to_roll_up(store: Store, now: float) -> list[tuple[int, date]]:

@@ -92,6 +92,9 @@ def duckdb_config(memory_limit: str | None, threads: int | None) -> dict[str, st
     return config
 
 
+_BINARY_UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+
+
 class Store:
     """The database file. ``memory_limit`` (a DuckDB size such as ``"96MB"``) and ``threads``
     are DuckDB's own settings; left ``None``, DuckDB takes 80% of the machine's memory and a
@@ -139,6 +142,13 @@ class Store:
             ).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
+    def memory_limit(self) -> int:
+        """DuckDB's memory limit in bytes (as set, or its default: 80% of the machine's)."""
+        with self.read() as cur:
+            row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+        number, unit = str(row[0] if row else "0 bytes").split()
+        return int(float(number) * _BINARY_UNITS.get(unit, 1))
+
     @contextmanager
     def _using(self) -> Iterator[None]:
         with self._users:
@@ -178,15 +188,24 @@ class Store:
 
         ``exclusive`` marks a transaction that deletes from a table loaders insert into (on a
         lake it then runs alone among every node's writers; here every write runs alone)."""
-        with self._using(), self._write_lock:
-            cursor = self._cursor()
+        with self.writer(exclusive=exclusive) as cursor:
+            cursor.begin()
             try:
-                cursor.begin()
                 yield cursor
                 cursor.commit()
             except BaseException:
                 cursor.rollback()
                 raise
+
+    @contextmanager
+    def writer(self, *, exclusive: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The single writer's cursor without a transaction: each statement commits on its
+        own, and the caller may begin and commit its own. For long jobs of many steps: the
+        temporary tables a transaction drops stay in DuckDB's memory until it ends."""
+        with self._using(), self._write_lock:
+            cursor = self._cursor()
+            try:
+                yield cursor
             finally:
                 cursor.close()
 

@@ -68,7 +68,9 @@ class Settings:
         1.0, "A spool segment is closed (and becomes loadable) after this many seconds."
     )
     segment_bytes: int = _setting(
-        16 * 1024 * 1024, "A spool segment is closed when it grows past this many bytes."
+        4 * 1024 * 1024,
+        "A spool segment is closed when it grows past this many bytes (it loads in one"
+        " transaction, for which DuckDB needs about four times its size).",
     )
     load_interval: float = _setting(
         0.5, "Seconds between the loader's scans of the spool directory."

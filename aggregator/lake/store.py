@@ -139,11 +139,11 @@ class LakeStore(Store):
                 cursor.close()
 
     @contextmanager
-    def write(self, *, exclusive: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-        """One transaction, holding the gate shared (or, for deletes of tables loaders insert
-        into, exclusively). Writes of one node still go one at a time."""
+    def writer(self, *, exclusive: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The writer, holding the gate shared (or, for deletes of tables loaders insert into,
+        exclusively). Writes of one node still go one at a time."""
         gate = self.locks.exclusive() if exclusive else self.locks.shared()
-        with gate, super().write() as cursor:
+        with gate, super().writer() as cursor:
             cursor.execute(f"SET search_path = {_quote(self._write_path)}")
             yield cursor
 

@@ -143,7 +143,8 @@ def _glob(pattern: str) -> str:
 def sessions_sql(raw_where: str, attributes: set[str] | None = None) -> str:
     """CTEs ending in ``sessioned``: the events that match ``raw_where``, each with its
     session number ``sn`` and its session's attributes (``bounce``, ``duration``, ``s_*``;
-    only the ``s_*`` named in ``attributes`` when given: a smaller query plans faster)."""
+    only the ``s_*`` named in ``attributes`` when given: a smaller query plans faster), and
+    ``sessions``: one row per session, ``day, visitor, sn`` and those attributes."""
     wanted = set(_SESSION_FIRST) | {"s_entry_page", "s_exit_page"}
     if attributes is not None:
         wanted &= attributes
@@ -181,7 +182,7 @@ ev AS (
                                 ROWS UNBOUNDED PRECEDING) AS sn
     FROM marked
 ),
-s AS (
+sessions AS (
     SELECT day, visitor, sn,
         count(*) FILTER (WHERE name = 'pageview') <= 1
             AND count(*) FILTER (WHERE name NOT IN ('pageview', 'engagement')
@@ -190,8 +191,8 @@ s AS (
     FROM ev GROUP BY day, visitor, sn
 ),
 sessioned AS (
-    SELECT ev.* EXCLUDE (rn, starts), s.* EXCLUDE (day, visitor, sn)
-    FROM ev JOIN s USING (day, visitor, sn)
+    SELECT ev.* EXCLUDE (rn, starts), sessions.* EXCLUDE (day, visitor, sn)
+    FROM ev JOIN sessions USING (day, visitor, sn)
 )"""  # noqa: S608 - only fixed fragments
 
 

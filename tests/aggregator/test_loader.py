@@ -83,14 +83,19 @@ def _line(path: str, *, site: int = 1) -> bytes:
 def test_torn_lines_are_skipped_and_counted_and_orphans_are_loaded(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     spool.mkdir()
-    # A closed segment with damage in the middle, a counter line, NUL padding (not counted:
-    # not a line) and an event written after NULs, and an orphan cut off mid-line by a crash.
+    # A closed segment with damage in the middle (a line cut short, one not UTF-8, one with a
+    # value of the wrong type, one with a control byte), a counter line, NUL padding (not
+    # counted: not a line) and an event written after NULs, and an orphan cut off mid-line by
+    # a crash.
     hour = int(time.time() // 3600) * 3600
     counter = orjson.dumps({"c": [[hour, 1, "rate_limited", 2]]}) + b"\n"
     (spool / "00000000000000001-1-aaaa.seg").write_bytes(
         _line("/a")
         + b'{"t": 17, "broken\n'
         + _line("/b")
+        + _line("/x").replace(b"/x", b"/\xff\xfe")
+        + _line("/y").replace(b'"v":12345', b'"v":"many"')
+        + _line("/z").replace(b"/z", b"/\x01z")
         + counter
         + _line("/e")
         + b"\0\0\0\0\n"
@@ -107,7 +112,7 @@ def test_torn_lines_are_skipped_and_counted_and_orphans_are_loaded(tmp_path: Pat
     store = Store(tmp_path / "hush.duckdb")
     try:
         report = load_pending(store, spool)
-        assert (report.segments, report.events, report.torn_lines) == (2, 6, 2)
+        assert (report.segments, report.events, report.torn_lines) == (2, 6, 5)
         assert sorted(p.name for p in spool.iterdir()) == [live.name]
         with store.read() as cur:
             paths = sorted(r[0] for r in cur.execute("SELECT path FROM events").fetchall())
@@ -118,7 +123,7 @@ def test_torn_lines_are_skipped_and_counted_and_orphans_are_loaded(tmp_path: Pat
                 "SELECT sum(n) FROM intake_counts WHERE reason = 'rate_limited'"
             ).fetchone()
         assert paths == ["/a", "/b", "/c", "/e", "/f", "/g"]
-        assert torn == (2,)
+        assert torn == (5,)
         assert limited == (2,)
         fcntl.flock(fd, fcntl.LOCK_UN)  # the writer dies
         assert load_pending(store, spool).events == 1

@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 
+from aggregator import rollups
 from aggregator.queries import (
     METRICS,
     PROP_NAMES,
@@ -189,6 +190,25 @@ def test_rollups_give_the_numbers_raw_events_give(
             ).fetchall()
         }
     assert "visitor" not in columns  # rollups carry no visitor ids
+
+
+def test_a_busy_day_rolled_up_in_parts_of_its_visitors_gives_the_same_numbers(
+    traffic: tuple[ThreadServer, ManualClock], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A day of more events than a part holds is rolled up a part of its visitors at a time
+    # (DuckDB then holds one part's sessions); here every day of a few hundred events splits
+    # into about twenty parts.
+    hush, _ = traffic
+    store = hush.app.store
+    today = FIRST_DAY + timedelta(days=DAYS)
+    monkeypatch.setattr(rollups, "EVENTS_PER_MIB", 0)
+    monkeypatch.setattr(rollups, "MIN_EVENTS_PER_PART", 16)
+    for offset in range(DAYS + 1):
+        rollups.rollup_day(store, 1, FIRST_DAY + timedelta(days=offset), provisional=offset == DAYS)
+    with store.read() as cur:
+        assert cur.execute("SELECT count(*) FROM rolled_days WHERE stale").fetchone() == (0,)
+    for query in all_queries(1, today):
+        assert run_query(store, query) == run_query(store, query, use_rollups=False), query
 
 
 def test_retention_deletes_old_raw_events_and_their_bytes_and_keeps_rollups(
