@@ -34,7 +34,16 @@ class StoreTooNew(Exception):
         )
 
 
-class QueryTimeout(Exception):
+class QueryStopped(Exception):
+    """DuckDB stopped a read that asked too much: time (``QueryTimeout``) or memory."""
+
+
+class QueryOutOfMemory(QueryStopped):
+    def __init__(self) -> None:
+        super().__init__("the query needed more memory than HUSH_DUCKDB_MEMORY_LIMIT allows")
+
+
+class QueryTimeout(QueryStopped):
     """A read ran past its time limit and DuckDB stopped it."""
 
     def __init__(self, seconds: float) -> None:
@@ -120,6 +129,7 @@ class Store:
         self.schema_version = migrate(self._con)
 
     def _init_users(self) -> None:
+        self._query_threads: int | None = None
         self._write_lock = threading.Lock()
         # Readers and writers share the connection; compaction swaps it and needs it alone.
         self._users = threading.Condition()
@@ -149,6 +159,13 @@ class Store:
         number, unit = str(row[0] if row else "0 bytes").split()
         return int(float(number) * _BINARY_UNITS.get(unit, 1))
 
+    def query_threads(self, most: int) -> int:
+        """How many of one page's queries to run side by side, up to ``most``: one per 16 MiB
+        of DuckDB's memory limit (at 32 MiB four at once ran out of it over 10M events)."""
+        if self._query_threads is None:
+            self._query_threads = self.memory_limit() // (16 * 2**20)
+        return max(1, min(most, self._query_threads))
+
     @contextmanager
     def _using(self) -> Iterator[None]:
         with self._users:
@@ -167,7 +184,8 @@ class Store:
         """A cursor of its own for one reader (safe to use from any thread).
 
         With ``timeout`` (seconds), DuckDB stops the reader's statements once that long has
-        passed since the cursor was opened, and ``QueryTimeout`` is raised."""
+        passed since the cursor was opened, and ``QueryTimeout`` is raised; a statement that
+        needs more memory than DuckDB's limit raises ``QueryOutOfMemory``."""
         with self._using():
             cursor = self._cursor()
             watchdog = _Watchdog(cursor, timeout) if timeout else None
@@ -177,6 +195,8 @@ class Store:
                 if watchdog is not None and watchdog.expired:
                     raise QueryTimeout(timeout or 0) from None
                 raise
+            except duckdb.OutOfMemoryException:
+                raise QueryOutOfMemory from None
             finally:
                 if watchdog is not None:
                     watchdog.stop()

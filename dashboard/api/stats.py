@@ -23,7 +23,7 @@ from starlette.routing import Route
 from aggregator.clock import Clock
 from aggregator.queries import GOAL, QueryError, realtime_visitors
 from aggregator.sites import Site
-from aggregator.store import QueryTimeout, Store
+from aggregator.store import QueryStopped, Store
 from dashboard.api.auth import Gate
 from dashboard.api.errors import ApiError
 from dashboard.api.params import VERSION_OF, V1Request, count_buckets, read_params
@@ -57,7 +57,7 @@ async def answer(call: Callable[[], Awaitable[Response]]) -> Response:
         return error(exc.status, exc.message, exc.headers)
     except QueryError as exc:
         return error(400, str(exc))
-    except QueryTimeout as exc:
+    except QueryStopped as exc:
         return error(503, f"{exc}; ask for a shorter range, fewer filters or a rolled-up property")
 
 

@@ -23,7 +23,7 @@ from aggregator.queries import QueryError
 from aggregator.queries.live_check import has_events, last_event, recent_outcomes
 from aggregator.queries.prop_keys import first_day, prop_keys
 from aggregator.sites import Site, find_site, list_sites
-from aggregator.store import QueryTimeout
+from aggregator.store import QueryStopped
 from dashboard.accounts.guard import Who
 from dashboard.report import Report
 from dashboard.web import graph as graphs
@@ -152,7 +152,7 @@ def _view(ctx: WebContext, request: Request, who: Who, site: Site) -> dict[str, 
         return values
     try:
         view_figures(report, request, path, values)
-    except QueryError as exc:
+    except (QueryError, QueryStopped) as exc:
         values["problems"].append(f"{exc}. Ask for a shorter range, or one without that filter.")
         values.setdefault("cards", [])
     return values
@@ -167,7 +167,7 @@ def view_figures(report: Report, request: Request, path: str, values: dict[str, 
     metric = state.metric if state.metric in metrics else "visitors"
     # The view's queries are independent and DuckDB runs each in its own cursor without the
     # GIL: asked together, the page waits for the slowest, not for their sum.
-    with ThreadPoolExecutor(max_workers=QUERY_THREADS) as pool:
+    with ThreadPoolExecutor(max_workers=report.store.query_threads(QUERY_THREADS)) as pool:
         cards = pool.submit(_cards, report, path, metrics)
         current = pool.submit(report.series, metric)
         compared = pool.submit(report.series, metric, compared=True) if state.comparison else None
@@ -233,7 +233,7 @@ def _panel(report: Report, panel: Panel, request: Request, path: str) -> PanelVi
     problem = ""
     try:
         rows = report.breakdown(dimension, ("visitors",), limit=PANEL_ROWS)
-    except (QueryError, QueryTimeout) as exc:
+    except (QueryError, QueryStopped) as exc:
         rows, problem = [], str(exc)
     return PanelView(
         panel,
@@ -279,7 +279,7 @@ def _props(report: Report, request: Request, path: str) -> dict[str, Any]:
     dimension = f"event:props:{chosen}"
     try:
         rows = report.breakdown(dimension, ("visitors",), limit=PANEL_ROWS)
-    except QueryTimeout as exc:
+    except QueryStopped as exc:
         return {"keys": keys, "chosen": chosen, "rows": (), "problem": f"{exc}: ask for fewer days"}
     except QueryError as exc:  # e.g. the range reaches days whose raw events are gone
         return {"keys": keys, "chosen": chosen, "rows": (), "problem": str(exc)}
@@ -302,7 +302,7 @@ def _goals(report: Report, path: str) -> dict[str, Any]:
         return {"rows": (), "problem": "", "defined": False}
     try:
         rows = report.breakdown("event:goal", ("visitors", "events", "conversion_rate"))
-    except (QueryError, QueryTimeout) as exc:
+    except (QueryError, QueryStopped) as exc:
         return {"rows": (), "problem": str(exc), "defined": True}
     k, state = report.k, report.state
     shown_rows = tuple(

@@ -19,6 +19,8 @@ from tests.servers import ManualClock, utc
 SITE = {"site_id": "example.com"}
 # A query that runs for seconds (about 7 s on one core) unless it is stopped.
 SLOW_SQL = "SELECT sum(hash(i)) FROM range(1000000000) t(i)"
+# A query that needs ~400 MB at once (one list of 50M numbers).
+BIG_SQL = "SELECT len(list(i)) FROM range(50000000) t(i)"
 
 
 @pytest.fixture(scope="module")
@@ -179,6 +181,23 @@ def test_a_slow_query_is_interrupted_and_answers_503(
         assert "ran longer than 0.2 s and was stopped" in response.json()["error"]
         assert took < 2
         assert hush.stats("aggregate", **SITE).status_code == 200  # no thread left hanging
+
+
+def test_a_query_that_needs_more_memory_than_the_limit_answers_503(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with in_process(tmp_path, HUSH_DUCKDB_MEMORY_LIMIT="32MiB") as hush:
+        hush.store_events({"n": "pageview", "u": "https://example.com/", "d": "example.com"})
+        real = engine.build_sql
+
+        def big(query: Any, **kwargs: Any) -> tuple[str, dict[str, Any]]:
+            return (BIG_SQL, {}) if query.filters else real(query, **kwargs)
+
+        monkeypatch.setattr(engine, "build_sql", big)
+        response = hush.stats("aggregate", **SITE, filters="event:page==/")
+        assert response.status_code == 503
+        assert "needed more memory than HUSH_DUCKDB_MEMORY_LIMIT allows" in response.json()["error"]
+        assert hush.stats("aggregate", **SITE).status_code == 200
 
 
 def test_the_store_keeps_interrupting_a_reader_past_its_time(store: Store) -> None:
