@@ -17,7 +17,8 @@ included, and its temp dirs are removed.
 
 With ``--collectors N`` hush runs as ``hush serve --collectors N``: the server and N - 1
 ``hush collect`` processes on the one port. Then it also prints, for each process, the events it
-took, its CPU time per event and its resident memory at the end.
+took, its CPU time per event and its resident memory at the end. Of hush's settings only
+``HUSH_DUCKDB_MEMORY_LIMIT`` and ``HUSH_DUCKDB_THREADS`` pass through from the environment.
 """
 
 from __future__ import annotations
@@ -354,7 +355,8 @@ def _run_hush(
     shm = Path("/dev/shm")
     salt_dir = Path(tempfile.mkdtemp(prefix="hush-bench-salts-", dir=shm if shm.is_dir() else None))
     temp_dirs.append(salt_dir)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUSH_")}
+    # Of hush's settings only DuckDB's (HUSH_DUCKDB_MEMORY_LIMIT, _THREADS) pass through.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HUSH_") or "_DUCKDB_" in k}
     env |= {
         "HUSH_DATA_DIR": str(data_dir),
         "HUSH_SALT_DIR": str(salt_dir),
