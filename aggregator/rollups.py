@@ -60,13 +60,6 @@ _BASES = sorted({_base(spec) for spec in ROLLUP_SPECS})
 _SPECS_OF = {base: [spec for spec in ROLLUP_SPECS if _base(spec) == base] for base in _BASES}
 
 
-# Events of a day rolled up together (a busier day is split by visitor, ``rollup_day``): about
-# 2,000 per MiB of DuckDB's memory limit past 24 MiB (measured: 16,000 at 32 MiB, 80,000 at 64;
-# fewer events a part take longer, each part costing ~1 s whatever its size).
-EVENTS_PER_MIB = 2_000
-MIN_EVENTS_PER_PART = 10_000
-
-
 @dataclass(frozen=True, slots=True)
 class RollupReport:
     days: int
@@ -94,7 +87,7 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
         # rolled up apart: DuckDB holds one part's sessions at a time, however busy the day.
         # Every figure of a rollup row is a count or a sum over sessions, and no visitor is in
         # two parts, so the parts' rows add up to the day's.
-        parts = max(1, -(-events // _events_per_part(store)))
+        parts = max(1, -(-events // store.events_per_part()))
         for part in range(parts):
             _roll_up_part(cur, site_id, day, timezone, goals, part, parts)
         cur.begin()
@@ -105,11 +98,6 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
             cur.rollback()
             raise
     return written
-
-
-def _events_per_part(store: Store) -> int:
-    spare_mib = store.memory_limit() // 2**20 - 24
-    return max(MIN_EVENTS_PER_PART, spare_mib * EVENTS_PER_MIB)
 
 
 def _events_of(cur: Any, day_params: dict[str, Any]) -> int:

@@ -14,6 +14,7 @@ import orjson
 import pytest
 
 from aggregator import rollups
+from aggregator import store as store_module
 from aggregator.queries import (
     METRICS,
     PROP_NAMES,
@@ -26,6 +27,7 @@ from aggregator.queries import (
     run_query,
 )
 from aggregator.queries.prop_keys import prop_keys
+from aggregator.retention import purge_raw
 from aggregator.rollups import (
     days_to_roll_up,
     open_days_to_refresh,
@@ -201,8 +203,8 @@ def test_a_busy_day_rolled_up_in_parts_of_its_visitors_gives_the_same_numbers(
     hush, _ = traffic
     store = hush.app.store
     today = FIRST_DAY + timedelta(days=DAYS)
-    monkeypatch.setattr(rollups, "EVENTS_PER_MIB", 0)
-    monkeypatch.setattr(rollups, "MIN_EVENTS_PER_PART", 16)
+    monkeypatch.setattr(store_module, "EVENTS_PER_MIB", 0)
+    monkeypatch.setattr(store_module, "MIN_EVENTS_PER_PART", 16)
     for offset in range(DAYS + 1):
         rollups.rollup_day(store, 1, FIRST_DAY + timedelta(days=offset), provisional=offset == DAYS)
     with store.read() as cur:
@@ -398,6 +400,39 @@ def test_existing_rolled_days_count_as_rollup_version_1(tmp_path: Path) -> None:
             assert cur.execute("SELECT rollup_version FROM rolled_days").fetchall() == [(1,)]
     finally:
         store.close()
+
+
+def test_retention_rewrites_the_kept_rows_sorted_a_part_at_a_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A part of more rows than fit (here: 25) is sorted a range of visitors (events) or of
+    # days (rollups) at a time; what is kept, its order and the tables' definitions stay.
+    generate_demo(store, events=3000, days=3, today=date(2026, 3, 3))
+    clock = ManualClock(utc(2026, 3, 4, 12, 0))
+    assert roll_up_pending(store, clock).days == 3
+    monkeypatch.setattr(store_module, "EVENTS_PER_MIB", 0)
+    monkeypatch.setattr(store_module, "MIN_EVENTS_PER_PART", 50)
+    kept_events = "SELECT * EXCLUDE (props), props::VARCHAR FROM events WHERE day >= '2026-03-03'"
+    kept_rollups = "SELECT * FROM rollups WHERE day >= '2026-03-03'"
+    definitions = "SELECT sql FROM duckdb_tables() WHERE table_name IN ('events', 'rollups')"
+    with store.read() as cur:
+        events = sorted(cur.execute(kept_events).fetchall(), key=repr)
+        rollup_rows = sorted(cur.execute(kept_rollups).fetchall(), key=repr)
+        tables = sorted(cur.execute(definitions).fetchall())
+    report = purge_raw(store, 1, clock, dry_run=False)
+    assert report.deleted > 0
+    with store.read() as cur:
+        assert sorted(cur.execute(kept_events).fetchall(), key=repr) == events
+        assert sorted(cur.execute(kept_rollups).fetchall(), key=repr) == rollup_rows
+        assert sorted(cur.execute(definitions).fetchall()) == tables
+        stored = cur.execute("SELECT site_id, day, visitor, ts FROM events").fetchall()
+        specs = cur.execute("SELECT site_id, spec, day FROM rollups").fetchall()
+        leftovers = cur.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name LIKE '%_sorted'"
+        ).fetchone()
+    assert stored == sorted(stored) and len(stored) == len(events)
+    assert specs == sorted(specs)
+    assert leftovers == (0,)
 
 
 def test_new_rollups_reach_kept_days_and_never_invent_purged_ones(store: Store) -> None:
