@@ -40,8 +40,9 @@ log = logging.getLogger("hush.rollups")
 GRACE = timedelta(minutes=5)  # after local midnight, for the last segments of the day to load
 
 # Every rollup counts the sessions of one base: its event property (or hour), or none. The base's
-# per-session rows (with every session attribute) are computed once a day; each rollup is then
-# one small aggregation of them (the query engine's per-day columns, so the numbers agree).
+# per-session rows are computed once a day (once a part of a busy day); each rollup is then one
+# small aggregation of them, joined to the sessions' attributes when it names one (the query
+# engine's per-day columns, so the numbers agree).
 _SESSION_ATTRIBUTES = (*VISIT_DIMENSIONS.values(),)
 # What the bases read of each event (their dimensions, goals, engagement) beside its session,
 # and each session's attributes.
