@@ -159,6 +159,12 @@ def _claim_segments(spool_dir: Path) -> list[_Segment]:
         except BlockingIOError:
             os.close(fd)  # its writer is alive
             continue
+        if not _still_named(path, fd):
+            # Its writer closed it (renamed to .seg, then unlocked) since it was opened: the
+            # next pass takes it by its new name. Loaded here, its file would outlive the
+            # record of its loading and be loaded again.
+            os.close(fd)
+            continue
         if suffix == OPEN:
             log.warning("loading orphaned segment %s (its writer died)", name)
             claimed.append(_Segment(path, fd))
@@ -168,6 +174,15 @@ def _claim_segments(spool_dir: Path) -> list[_Segment]:
                 path.unlink(missing_ok=True)
             os.close(fd)
     return claimed
+
+
+def _still_named(path: Path, fd: int) -> bool:
+    try:
+        named = os.stat(path)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
 
 
 def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_file: Path) -> None:

@@ -169,3 +169,36 @@ def test_counts_travel_through_the_spool_with_the_events(tmp_path: Path) -> None
         assert rows == [(1, "accepted", 1), (0, "bad_json", 4)]
     finally:
         store.close()
+
+
+def test_a_segment_closed_while_the_loader_takes_it_is_loaded_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The writer closes its segment (renames it to .seg, then unlocks it) between the loader
+    # opening it as .open and taking its lock: the loader must not take it for an orphan.
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    segment = spool / "00000000000000001-1-aaaa.open"
+    segment.write_bytes(_line("/once"))
+    writer = os.open(segment, os.O_RDONLY)
+    fcntl.flock(writer, fcntl.LOCK_EX)
+    real_flock = fcntl.flock
+
+    def writer_closes_first(fd: int, operation: int) -> None:
+        if segment.exists():
+            os.rename(segment, segment.with_suffix(".seg"))
+            os.close(writer)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(fcntl, "flock", writer_closes_first)
+    store = Store(tmp_path / "hush.duckdb")
+    try:
+        first = load_pending(store, spool)
+        monkeypatch.setattr(fcntl, "flock", real_flock)
+        second = load_pending(store, spool)
+        assert first.events + second.events == 1
+        assert list(spool.iterdir()) == []
+        with store.read() as cur:
+            assert cur.execute("SELECT count(*) FROM events").fetchone() == (1,)
+    finally:
+        store.close()
