@@ -21,7 +21,7 @@ from typing import Any
 from aggregator.clock import Clock
 from aggregator.queries import BASE_COLUMNS, ROLLUP_SPECS, folded_label, spec_name
 from aggregator.sites import local_dates
-from aggregator.store import Store
+from aggregator.store import Store, transaction
 
 log = logging.getLogger("hush.retention")
 
@@ -208,14 +208,9 @@ def _rewrite_sorted(
                 f" ORDER BY {order}",
                 {**dict(zip(parts, values, strict=True)), "low": low, "high": high},
             )
-    cur.begin()
-    try:
+    with transaction(cur):
         cur.execute(f"DROP TABLE {table}")
         cur.execute(f"ALTER TABLE {copy} RENAME TO {table}")
-        cur.commit()
-    except BaseException:
-        cur.rollback()
-        raise
 
 
 def _ranges(first: Any, last: Any, count: int) -> list[tuple[Any, Any]]:

@@ -33,7 +33,7 @@ from aggregator.queries import (
     spec_name,
 )
 from aggregator.sites import local_dates
-from aggregator.store import Store
+from aggregator.store import Store, transaction
 
 log = logging.getLogger("hush.rollups")
 
@@ -91,14 +91,8 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
         parts = max(1, -(-events // store.events_per_part()))
         for part in range(parts):
             _roll_up_part(cur, site_id, day, timezone, goals, part, parts)
-        cur.begin()
-        try:
-            written = _replace_rollups(cur, day_params, provisional, events)
-            cur.commit()
-        except BaseException:
-            cur.rollback()
-            raise
-    return written
+        with transaction(cur):
+            return _replace_rollups(cur, day_params, provisional, events)
 
 
 def _events_of(cur: Any, day_params: dict[str, Any]) -> int:

@@ -101,6 +101,18 @@ def duckdb_config(memory_limit: str | None, threads: int | None) -> dict[str, st
     return config
 
 
+@contextmanager
+def transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
+    """One transaction on ``cursor``: committed on success, rolled back on error."""
+    cursor.begin()
+    try:
+        yield
+        cursor.commit()
+    except BaseException:
+        cursor.rollback()
+        raise
+
+
 _BINARY_UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 EVENTS_PER_MIB = 2_000
 MIN_EVENTS_PER_PART = 10_000
@@ -217,14 +229,8 @@ class Store:
 
         ``exclusive`` marks a transaction that deletes from a table loaders insert into (on a
         lake it then runs alone among every node's writers; here every write runs alone)."""
-        with self.writer(exclusive=exclusive) as cursor:
-            cursor.begin()
-            try:
-                yield cursor
-                cursor.commit()
-            except BaseException:
-                cursor.rollback()
-                raise
+        with self.writer(exclusive=exclusive) as cursor, transaction(cursor):
+            yield cursor
 
     @contextmanager
     def writer(self, *, exclusive: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
