@@ -192,8 +192,11 @@ def _rewrite_sorted(
         "SELECT sql FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = $table",
         {"table": table},
     ).fetchall()
+    prefix = f"CREATE TABLE {table}("
+    if not definition.startswith(prefix):
+        raise RuntimeError(f"unexpected definition of {table}: {definition[:60]!r}")
     cur.execute(f"DROP TABLE IF EXISTS {copy}")  # left by a run that was stopped
-    cur.execute(definition.replace(f"CREATE TABLE {table}(", f"CREATE TABLE {copy}(", 1))
+    cur.execute(f"CREATE TABLE {copy}(" + definition.removeprefix(prefix))
     keys = ", ".join(parts)
     where = " AND ".join(f"{key} = ${key}" for key in parts)
     groups = cur.execute(
