@@ -143,7 +143,7 @@ class Store:
         self.schema_version = migrate(self._con)
 
     def _init_users(self) -> None:
-        self._query_threads: int | None = None
+        self._memory_limit: int | None = None
         self._write_lock = threading.Lock()
         # Readers and writers share the connection; compaction swaps it and needs it alone.
         self._users = threading.Condition()
@@ -167,11 +167,14 @@ class Store:
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def memory_limit(self) -> int:
-        """DuckDB's memory limit in bytes (as set, or its default: 80% of the machine's)."""
-        with self.read() as cur:
-            row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
-        number, unit = str(row[0] if row else "0 bytes").split()
-        return int(float(number) * _BINARY_UNITS.get(unit, 1))
+        """DuckDB's memory limit in bytes (as set, or its default: 80% of the machine's); read
+        once, as it never changes."""
+        if self._memory_limit is None:
+            with self.read() as cur:
+                row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
+            number, unit = str(row[0] if row else "0 bytes").split()
+            self._memory_limit = int(float(number) * _BINARY_UNITS.get(unit, 1))
+        return self._memory_limit
 
     def events_per_part(self) -> int:
         """Events a heavy statement over whole rows (a day's sessions, a sort of its events)
@@ -183,9 +186,7 @@ class Store:
     def query_threads(self, most: int) -> int:
         """How many of one page's queries to run side by side, up to ``most``: one per 16 MiB
         of DuckDB's memory limit (at 32 MiB four at once ran out of it over 10M events)."""
-        if self._query_threads is None:
-            self._query_threads = self.memory_limit() // (16 * 2**20)
-        return max(1, min(most, self._query_threads))
+        return max(1, min(most, self.memory_limit() // (16 * 2**20)))
 
     @contextmanager
     def _using(self) -> Iterator[None]:
