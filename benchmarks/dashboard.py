@@ -34,7 +34,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from ingest import _rss_mib
+from ingest import _rss_mib, passed_environment
 from queries import HUSH, ROOT, SITE, _free_port, _run, _wait_for_todays_rollup, _wait_healthy
 from view_times import median_view_ms
 
@@ -67,8 +67,7 @@ def main() -> int:
     root.mkdir(parents=True, exist_ok=True)
     salts = Path("/dev/shm") / f"hush-dashboard-{root.name}"
     env = {
-        # Of hush's settings only DuckDB's (HUSH_DUCKDB_MEMORY_LIMIT, _THREADS) pass through.
-        **{k: v for k, v in os.environ.items() if not k.startswith("HUSH_") or "_DUCKDB_" in k},
+        **passed_environment(),
         "HUSH_DATA_DIR": str(root / "data"),
         "HUSH_SALT_DIR": str(salts),
         "HUSH_RAW_RETENTION_DAYS": str(args.retention),

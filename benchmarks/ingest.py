@@ -355,8 +355,7 @@ def _run_hush(
     shm = Path("/dev/shm")
     salt_dir = Path(tempfile.mkdtemp(prefix="hush-bench-salts-", dir=shm if shm.is_dir() else None))
     temp_dirs.append(salt_dir)
-    # Of hush's settings only DuckDB's (HUSH_DUCKDB_MEMORY_LIMIT, _THREADS) pass through.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HUSH_") or "_DUCKDB_" in k}
+    env = passed_environment()
     env |= {
         "HUSH_DATA_DIR": str(data_dir),
         "HUSH_SALT_DIR": str(salt_dir),
@@ -638,6 +637,12 @@ def _cpu_seconds(pid: int) -> float:
     stat = Path(f"/proc/{pid}/stat").read_text()
     fields = stat.rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICK
+
+
+def passed_environment() -> dict[str, str]:
+    """This environment for a benchmarked hush: of hush's settings only DuckDB's
+    (``HUSH_DUCKDB_MEMORY_LIMIT``, ``HUSH_DUCKDB_THREADS``) pass through."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("HUSH_") or "_DUCKDB_" in k}
 
 
 def _rss_mib(pid: int, field: str = "VmRSS") -> float:
