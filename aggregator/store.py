@@ -319,8 +319,12 @@ def migrate(con: duckdb.DuckDBPyConnection, *, until: int | None = None) -> int:
     """Bring the schema up to date (or to version ``until``), one transaction per migration;
     return the version."""
     con.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-    row = con.execute("SELECT max(version) FROM schema_version").fetchone()
-    current = row[0] if row and row[0] is not None else 0
+    # fetchall, not fetchone: a result not read to its end keeps its transaction open, and
+    # on this long-lived connection that lasted the process's life (an up-to-date file runs
+    # no migration after it). DuckDB then kept every version since for that reader, and no
+    # CHECKPOINT could run once a row had been updated: the WAL grew and was replayed whole
+    # at the next start.
+    [(current,)] = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
     for version, sql in migrations():
         if version <= current or (until is not None and version > until):
             continue
