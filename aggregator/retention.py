@@ -129,12 +129,16 @@ def purge_raw(
             # Sorting whole rows holds about twice what a part's sessions do (measured: 75,000
             # of the 10M store's events sort within 64 MiB, 150,000 do not).
             per_part = store.events_per_part() // 2
+            # Rollups are written a day at a time; a query reads one rollup over many days,
+            # which then lies in a few row groups (their min/max let DuckDB skip the rest).
+            # They go first: the fold left deletions scattered through their row groups, and
+            # a checkpoint while they stood (the events' copy makes several) rewrote those
+            # groups beside the copy's own blocks; at 32 MiB that ran out of memory. Copied
+            # and swapped, the old groups are simply dropped.
+            _rewrite_sorted(cur, "rollups", ("site_id", "spec"), "day", rows_per_part=per_part)
             _rewrite_sorted(
                 cur, "events", ("site_id", "day"), "visitor, ts", rows_per_part=per_part
             )
-            # Rollups are written a day at a time; a query reads one rollup over many days,
-            # which then lies in a few row groups (their min/max let DuckDB skip the rest).
-            _rewrite_sorted(cur, "rollups", ("site_id", "spec"), "day", rows_per_part=per_part)
     store.rollups_changed()
     report.bytes_freed = max(0, store.compact())
     log.info(
