@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.harness import in_process
@@ -52,3 +54,17 @@ def test_metrics_say_what_the_process_holds(tmp_path: Path) -> None:
     assert _gauge(metrics, "hush_agents_cache_entries") >= 1
     assert "(at most 8192)" in metrics
     assert _gauge(metrics, "hush_rate_limit_tracked_clients") == 1
+
+
+def test_a_server_loads_no_tool_it_does_not_run() -> None:
+    # The privacy audit (run on demand through the admin channel) and the demo's pyarrow
+    # (~25 MiB) are imported when asked for, not by every server.
+    probe = (
+        "import sys; from hush.app import create_app; import hush.cli;"
+        " print(sorted({m.split('.')[0] for m in sys.modules} & {'privacy_audit', 'pyarrow',"
+        " 'demo'}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == ["[]"]
