@@ -114,6 +114,15 @@ def transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 
 _BINARY_UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
+CHECKPOINT_THRESHOLD = 16 * 2**20  # DuckDB's default; smaller with a small memory limit
+
+
+def _size_bytes(setting: str) -> int:
+    """Bytes of a size as DuckDB shows a setting ("32.0 MiB")."""
+    number, unit = setting.split()
+    return int(float(number) * _BINARY_UNITS.get(unit, 1))
+
+
 EVENTS_PER_MIB = 2_000
 MIN_EVENTS_PER_PART = 10_000
 
@@ -151,7 +160,15 @@ class Store:
         self._swapping = False
 
     def _connect(self, path: Path) -> duckdb.DuckDBPyConnection:
-        return duckdb.connect(str(path), config=self._config)  # type: ignore[arg-type]
+        con = duckdb.connect(str(path), config=self._config)  # type: ignore[arg-type]
+        # What is committed but not yet checkpointed stays in DuckDB's pool, uncompressed (a
+        # 256 KiB block per column of each table appended to), until the WAL reaches this
+        # size (16 MiB by default): at a 32 MiB limit that took the rest of the pool, and a
+        # demo's later chunks ran out of memory. An eighth of the limit leaves room for work.
+        [(limit,)] = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        threshold = min(CHECKPOINT_THRESHOLD, _size_bytes(str(limit)) // 8)
+        con.execute(f"SET checkpoint_threshold = '{threshold // 2**10}KiB'")
+        return con
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
@@ -171,9 +188,8 @@ class Store:
         once, as it never changes."""
         if self._memory_limit is None:
             with self.read() as cur:
-                row = cur.execute("SELECT current_setting('memory_limit')").fetchone()
-            number, unit = str(row[0] if row else "0 bytes").split()
-            self._memory_limit = int(float(number) * _BINARY_UNITS.get(unit, 1))
+                [(limit,)] = cur.execute("SELECT current_setting('memory_limit')").fetchall()
+            self._memory_limit = _size_bytes(str(limit))
         return self._memory_limit
 
     def events_per_part(self) -> int:
@@ -324,7 +340,8 @@ def migrate(con: duckdb.DuckDBPyConnection, *, until: int | None = None) -> int:
     # no migration after it). DuckDB then kept every version since for that reader, and no
     # CHECKPOINT could run once a row had been updated: the WAL grew and was replayed whole
     # at the next start.
-    [(current,)] = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
+    [(found,)] = con.execute("SELECT coalesce(max(version), 0) FROM schema_version").fetchall()
+    current = int(found)
     for version, sql in migrations():
         if version <= current or (until is not None and version > until):
             continue

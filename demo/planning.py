@@ -10,7 +10,7 @@ from aggregator.errors import AdminError
 from demo.lookups import SLOTS, slotted
 from demo.traffic import GROWTH, HOURS, WEEKDAYS
 
-CHUNK_ROWS = 2_000_000
+CHUNK_ROWS = 2_000_000  # the most events a chunk holds, however much memory DuckDB may use
 MIN_OPEN_SECONDS = 3600  # today takes part once it is an hour old (visits must fit before now)
 
 # A plan row: local day, part of the day, quota, UTC start (µs), open seconds, hour slots.
@@ -18,9 +18,16 @@ _Part = tuple[date, int, int, int, float, int]
 
 
 def plan(
-    events: int, first_day: date, days: int, zone: ZoneInfo, now: datetime, seed: int
+    events: int,
+    first_day: date,
+    days: int,
+    zone: ZoneInfo,
+    now: datetime,
+    seed: int,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> list[_Part]:
-    """Each day's share of ``events``: weekday, growth and noise, only the part before now."""
+    """Each day's share of ``events``: weekday, growth and noise, only the part before now;
+    a day of more than ``chunk_rows`` events in parts of at most that many."""
     hour_slots = slotted(HOURS)
     rng = random.Random(seed)
     days_open = []
@@ -52,18 +59,18 @@ def plan(
         quotas[i] += 1
     parts: list[_Part] = []
     for (day, start_us, open_seconds, slots, _), quota in zip(days_open, quotas, strict=True):
-        for part, offset in enumerate(range(0, quota, CHUNK_ROWS)):
-            size = min(CHUNK_ROWS, quota - offset)
+        for part, offset in enumerate(range(0, quota, chunk_rows)):
+            size = min(chunk_rows, quota - offset)
             parts.append((day, part, size, start_us, open_seconds, slots))
     return parts
 
 
-def chunks(plan: list[_Part]) -> list[list[_Part]]:
-    """Consecutive plan rows grouped into chunks of at most ``CHUNK_ROWS`` events."""
+def chunks(plan: list[_Part], chunk_rows: int = CHUNK_ROWS) -> list[list[_Part]]:
+    """Consecutive plan rows grouped into chunks of at most ``chunk_rows`` events."""
     chunks: list[list[_Part]] = [[]]
     size = 0
     for part in plan:
-        if chunks[-1] and size + part[2] > CHUNK_ROWS:
+        if chunks[-1] and size + part[2] > chunk_rows:
             chunks.append([])
             size = 0
         chunks[-1].append(part)

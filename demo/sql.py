@@ -114,15 +114,12 @@ WITH visitors AS (
         quota - CAST(sum(n) OVER (PARTITION BY plan_id ORDER BY v, j) AS BIGINT) + n AS room
     FROM counted
 )
-SELECT counted.*, greatest(0, least(n, room)) AS keep,
-    start_us // 1000 + CAST(start_s * 1000 AS BIGINT) AS start_ms,
-    s.device, s.browser, s.browser_version, s.os, s.os_version, c.country,
-    a.referrer_host, a.referrer_path, a.source, a.utm_source, a.utm_medium, a.utm_campaign,
-    a.utm_content, a.utm_term, a.channel
+-- Only what the events are made of: DuckDB holds a block per column of a table it writes,
+-- and the 43 columns of every step (the lookups' text included) ran out of 32 MiB.
+SELECT plan_id, day, vk, sk, pages, engagements, rotation, signup, signup_page, download_page,
+    pace, other_host, greatest(0, least(n, room)) AS keep,
+    start_us // 1000 + CAST(start_s * 1000 AS BIGINT) AS start_ms
 FROM counted JOIN cut USING (plan_id, v, j)
-JOIN demo_software s ON s.slot = CAST(floor(u(vk, 5) * 1000) AS BIGINT)
-JOIN demo_countries c ON c.slot = CAST(floor(u(vk, 6) * 1000) AS BIGINT)
-JOIN demo_arrivals a ON a.slot = CAST(floor(u(sk, 9) * 1000) AS BIGINT)
 WHERE room > 0
 """
 
@@ -138,7 +135,13 @@ WHERE coalesce(s.got, 0) < p.quota
 # sent as the page is left: just before the next page view, or up to 5 minutes after the last.
 _EVENTS = """
 WITH slots AS (
-    SELECT *, unnest(range(keep)) AS i FROM demo_sessions
+    SELECT d.*, s.device, s.browser, s.browser_version, s.os, s.os_version, c.country,
+        a.referrer_host, a.referrer_path, a.source, a.utm_source, a.utm_medium, a.utm_campaign,
+        a.utm_content, a.utm_term, a.channel, unnest(range(keep)) AS i
+    FROM demo_sessions d
+    JOIN demo_software s ON s.slot = CAST(floor(u(vk, 5) * 1000) AS BIGINT)
+    JOIN demo_countries c ON c.slot = CAST(floor(u(vk, 6) * 1000) AS BIGINT)
+    JOIN demo_arrivals a ON a.slot = CAST(floor(u(sk, 9) * 1000) AS BIGINT)
 ), kinds AS (
     SELECT *,
         CASE WHEN i < pages THEN 0 WHEN i < pages + engagements THEN 1
