@@ -223,7 +223,14 @@ class DeviceDetector:
         self._bot_patterns = [re.compile(pattern) for pattern in patterns]
         starts = range(0, len(patterns), BOT_GROUP)
         self._bots = ua_parser_rs.UserAgentExtractor(
-            ("|".join(f"(?:{p})" for p in patterns[at : at + BOT_GROUP]), str(at), *[None] * 4)
+            (
+                "|".join(f"(?:{p})" for p in patterns[at : at + BOT_GROUP]),
+                str(at),
+                None,
+                None,
+                None,
+                None,
+            )
             for at in starts
         )
         names = [*_AUTOMATION_NAMES, *map(crawler_name, CRAWLER_USER_AGENTS_DATA)]
