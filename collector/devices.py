@@ -218,26 +218,19 @@ class DeviceDetector:
         # never taken from the agent (a pattern such as "Current[\s\S]*RSS Reader" would
         # otherwise copy whatever the sender put in between, an address included, into the
         # counters).
-        patterns = [f"(?i){re.escape(name)}" for name in _AUTOMATION_NAMES]
-        patterns += [entry["pattern"] for entry in CRAWLER_USER_AGENTS_DATA]
-        self._bot_patterns = [re.compile(pattern) for pattern in patterns]
-        starts = range(0, len(patterns), BOT_GROUP)
+        rules = bot_rules()
+        self._bot_rules = [(re.compile(pattern), name, kind) for pattern, name, kind in rules]
         self._bots = ua_parser_rs.UserAgentExtractor(
             (
-                "|".join(f"(?:{p})" for p in patterns[at : at + BOT_GROUP]),
+                "|".join(f"(?:{pattern})" for pattern, _, _ in rules[at : at + BOT_GROUP]),
                 str(at),
                 None,
                 None,
                 None,
                 None,
             )
-            for at in starts
+            for at in range(0, len(rules), BOT_GROUP)
         )
-        names = [*_AUTOMATION_NAMES, *map(crawler_name, CRAWLER_USER_AGENTS_DATA)]
-        tags = [()] * len(_AUTOMATION_NAMES)
-        tags += [tuple(entry.get("tags") or ()) for entry in CRAWLER_USER_AGENTS_DATA]
-        self._bot_names = names
-        self._bot_categories = [bot_category(n, t) for n, t in zip(names, tags, strict=True)]
         self._cached = lru_cache(maxsize=CACHE_SIZE)(self._describe)
         self.describe("Mozilla/5.0")  # pay for the lazy initialisation now, not per request
 
@@ -283,15 +276,25 @@ class DeviceDetector:
         group = self._bots.extract(agent)
         if group is not None:
             at = int(group.family)
-            for index in range(at, min(at + BOT_GROUP, len(self._bot_patterns))):
-                if self._bot_patterns[index].search(agent):
-                    return self._bot_names[index], self._bot_categories[index]
+            for pattern, name, kind in self._bot_rules[at : at + BOT_GROUP]:
+                if pattern.search(agent):
+                    return name, kind
             return "other crawler", OTHER_BOT  # the two regex engines read a pattern apart
         if hardware is not None and hardware.family == "Spider":
             return "other crawler", OTHER_BOT  # ua-parser's family may quote the agent
         if browser is None and not agent.startswith("Mozilla/"):
             return "unknown client", OTHER_BOT  # every browser since 1995 starts with Mozilla/
         return None
+
+
+def bot_rules() -> list[tuple[str, str, str]]:
+    """The bot patterns in the order they decide (the automation names, then the crawler
+    list), each with the fixed family name and the category it counts under."""
+    rules = [(f"(?i){re.escape(name)}", name, bot_category(name)) for name in _AUTOMATION_NAMES]
+    for entry in CRAWLER_USER_AGENTS_DATA:
+        name = crawler_name(entry)
+        rules.append((entry["pattern"], name, bot_category(name, tuple(entry.get("tags") or ()))))
+    return rules
 
 
 _PLAIN_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9 ._-]{1,29}$")

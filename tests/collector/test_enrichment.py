@@ -14,7 +14,7 @@ from user_agents import parse as slow_parse
 
 from collector import devices
 from collector.channels import channel_of
-from collector.devices import DESKTOP, MOBILE, TABLET, DeviceDetector, bot_category, crawler_name
+from collector.devices import DESKTOP, MOBILE, TABLET, DeviceDetector
 from collector.sources import Source
 from tests.harness import shared_devices
 from tests.servers import ProcessServer
@@ -314,12 +314,9 @@ def test_a_client_naming_two_tools_is_named_for_the_first_listed() -> None:
 def test_each_crawler_sample_is_named_for_the_first_pattern_that_matches_it() -> None:
     # The reference: every pattern a regex of its own, in the list's order, as ua-parser-rs
     # matches them one by one. The detector joins them in groups and names the match apart.
-    names = [(name, ()) for name in devices._AUTOMATION_NAMES]
-    names += [(crawler_name(e), tuple(e.get("tags") or ())) for e in CRAWLER_USER_AGENTS_DATA]
-    patterns = [rf"(?i){devices.re.escape(name)}" for name in devices._AUTOMATION_NAMES]
-    patterns += [entry["pattern"] for entry in CRAWLER_USER_AGENTS_DATA]
+    rules = devices.bot_rules()
     one_by_one = ua_parser_rs.UserAgentExtractor(
-        (pattern, str(index), None, None, None, None) for index, pattern in enumerate(patterns)
+        (pattern, str(index), None, None, None, None) for index, (pattern, _, _) in enumerate(rules)
     )
     samples = {s for e in CRAWLER_USER_AGENTS_DATA for s in e.get("instances") or ()}
     assert len(samples) > 2_000
@@ -328,9 +325,9 @@ def test_each_crawler_sample_is_named_for_the_first_pattern_that_matches_it() ->
         first = one_by_one.extract(sample.strip()[: devices.MAX_AGENT])
         if first is None:
             continue  # a sample only a later rule (Spider, not Mozilla/) calls a bot
-        name, tags = names[int(first.family)]
+        _, name, kind = rules[int(first.family)]
         software = detector.describe(sample)
-        assert (software.bot, software.bot_category) == (name, bot_category(name, tags)), sample
+        assert (software.bot, software.bot_category) == (name, kind), sample
 
 
 @pytest.mark.parametrize(
