@@ -6,6 +6,7 @@ only process that touches the database; other commands go through its admin endp
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import duckdb
 
+log = logging.getLogger("hush.store")
 _MIGRATION = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -98,6 +100,12 @@ def duckdb_config(memory_limit: str | None, threads: int | None) -> dict[str, st
         config["allocator_bulk_deallocation_flush_threshold"] = "0MiB"
     if threads:
         config["threads"] = threads
+    # For files made from now on (compaction's and retention's copies too). Until a checkpoint,
+    # DuckDB keeps a block per column of each table appended to: with DuckDB's 256 KiB, the
+    # rollups' tables alone took 18 MiB, and a checkpoint that then found no room beside them
+    # failed for good at 32 MiB. 64 KiB blocks also make the file smaller (the 10M store:
+    # 125 MB against 131; 21 bytes an event from ingest against 39); 16 KiB made it 241 MB.
+    config["default_block_size"] = BLOCK_SIZE
     return config
 
 
@@ -115,6 +123,11 @@ def transaction(cursor: duckdb.DuckDBPyConnection) -> Iterator[None]:
 
 _BINARY_UNITS = {"KiB": 2**10, "MiB": 2**20, "GiB": 2**30, "TiB": 2**40}
 CHECKPOINT_THRESHOLD = 16 * 2**20  # DuckDB's default; smaller with a small memory limit
+BLOCK_SIZE = 64 * 2**10
+# The least memory DuckDB is given for a file made with larger blocks (by an earlier hush, with
+# DuckDB's 256 KiB) until compaction rewrites it, and for a lake node (DuckLake reads and
+# writes Parquet files: its loads ran out of 32 MiB).
+LARGE_BLOCK_MEMORY = 64 * 2**20
 
 
 def _size_bytes(setting: str) -> int:
@@ -123,7 +136,7 @@ def _size_bytes(setting: str) -> int:
     return int(float(number) * _BINARY_UNITS.get(unit, 1))
 
 
-EVENTS_PER_MIB = 2_000
+EVENTS_PER_MIB = 4_000  # in a file of 64 KiB blocks; half as many in one of larger blocks
 MIN_EVENTS_PER_PART = 10_000
 
 
@@ -139,6 +152,7 @@ class Store:
     ) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._config = duckdb_config(memory_limit, threads)
+        self._init_users()
         try:
             self._con = self._connect(path)
         except duckdb.IOException as exc:
@@ -147,12 +161,12 @@ class Store:
             if "lock" in str(exc).lower():
                 raise StoreBusy(str(path)) from None
             raise
-        self._init_users()
         self.path = path
         self.schema_version = migrate(self._con)
 
     def _init_users(self) -> None:
-        self._memory_limit: int | None = None
+        self._memory_limit = 0  # set by _connect
+        self._small_blocks = False  # whether the file has 64 KiB blocks (set by _connect)
         self._write_lock = threading.Lock()
         # Readers and writers share the connection; compaction swaps it and needs it alone.
         self._users = threading.Condition()
@@ -161,14 +175,38 @@ class Store:
 
     def _connect(self, path: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(path), config=self._config)  # type: ignore[arg-type]
-        # What is committed but not yet checkpointed stays in DuckDB's pool, uncompressed (a
-        # 256 KiB block per column of each table appended to), until the WAL reaches this
-        # size (16 MiB by default): at a 32 MiB limit that took the rest of the pool, and a
-        # demo's later chunks ran out of memory. An eighth of the limit leaves room for work.
-        [(limit,)] = con.execute("SELECT current_setting('memory_limit')").fetchall()
-        threshold = min(CHECKPOINT_THRESHOLD, _size_bytes(str(limit)) // 8)
+        [(block_size,)] = con.execute(
+            "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()"
+        ).fetchall()
+        self._small_blocks = block_size <= BLOCK_SIZE
+        limit = self._limit_at_least(con, 0 if self._small_blocks else LARGE_BLOCK_MEMORY)
+        # What is committed but not yet checkpointed stays in DuckDB's pool, uncompressed,
+        # until the WAL reaches this size (16 MiB by default): at a 32 MiB limit that took the
+        # rest of the pool. A quarter of the limit leaves room for work; an eighth made loads
+        # checkpoint twice as often and cost the intake a quarter of its speed.
+        threshold = min(CHECKPOINT_THRESHOLD, limit // 4)
         con.execute(f"SET checkpoint_threshold = '{threshold // 2**10}KiB'")
         return con
+
+    def _limit_at_least(self, con: duckdb.DuckDBPyConnection, least: int) -> int:
+        """DuckDB's memory limit on ``con``, raised to ``least`` bytes if set below it (with a
+        warning); remembered for ``memory_limit()``."""
+        [(setting,)] = con.execute("SELECT current_setting('memory_limit')").fetchall()
+        limit = _size_bytes(str(setting))
+        if limit < least:
+            log.warning(
+                "DuckDB gets %d MiB, not HUSH_DUCKDB_MEMORY_LIMIT's %d MiB: %s",
+                least >> 20,
+                limit >> 20,
+                "a lake node needs that much"
+                if self.lake
+                else "the database file was made by an earlier hush, with larger blocks;"
+                " the next retention run rewrites it",
+            )
+            con.execute(f"SET memory_limit = '{least >> 20}MiB'")
+            limit = least
+        self._memory_limit = limit
+        return limit
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         return self._con.cursor()
@@ -184,20 +222,19 @@ class Store:
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
     def memory_limit(self) -> int:
-        """DuckDB's memory limit in bytes (as set, or its default: 80% of the machine's); read
-        once, as it never changes."""
-        if self._memory_limit is None:
-            with self.read() as cur:
-                [(limit,)] = cur.execute("SELECT current_setting('memory_limit')").fetchall()
-            self._memory_limit = _size_bytes(str(limit))
+        """DuckDB's memory limit in bytes (as set, or its default: 80% of the machine's), as
+        read when the connection opened."""
         return self._memory_limit
 
     def events_per_part(self) -> int:
         """Events a heavy statement over whole rows (a day's sessions, a sort of its events)
-        may take at once within DuckDB's memory limit: ~2,000 per MiB past 24 MiB (measured
-        over the 10M store's busiest day: 16,000 at 32 MiB, 80,000 at 64), at least 10,000."""
+        may take at once within DuckDB's memory limit: ~4,000 per MiB past 24 MiB, at least
+        10,000. Measured over the 10M store's busiest day (149,342 events) at 32 MiB: its
+        rollup took 10.8 s in parts of 32,000 (18.7 s in parts of 16,000), and 48,000 fit too.
+        With 256 KiB blocks 16,000 was the most at 32 MiB and 80,000 at 64, so half as many."""
         spare_mib = self.memory_limit() // 2**20 - 24
-        return max(MIN_EVENTS_PER_PART, spare_mib * EVENTS_PER_MIB)
+        per_mib = EVENTS_PER_MIB if self._small_blocks else EVENTS_PER_MIB // 2
+        return max(MIN_EVENTS_PER_PART, spare_mib * per_mib)
 
     def query_threads(self, most: int) -> int:
         """How many of one page's queries to run side by side, up to ``most``: one per 16 MiB
@@ -294,11 +331,7 @@ class Store:
         """
         fresh = self.path.with_name(self.path.name + ".compact")
         fresh.unlink(missing_ok=True)
-        with self._users:
-            self._swapping = True
-            while self._active:
-                self._users.wait()
-        try:
+        with self._alone():
             before = self.path.stat().st_size
             self._con.execute("CHECKPOINT")
             name = self._con.execute("SELECT current_database()").fetchone()
@@ -312,6 +345,28 @@ class Store:
             Path(str(self.path) + ".wal").unlink(missing_ok=True)
             self._con = self._connect(self.path)
             return before - self.path.stat().st_size
+
+    def release_memory(self) -> None:
+        """Close DuckDB and open the file again (~15 ms on the 10M store), readers and writers
+        waiting meanwhile; after each maintenance pass.
+
+        DuckDB 1.5 keeps a record of every buffer a statement pinned in its eviction queues,
+        which purge dead records only past 32,768 each: ~24 MiB of heap after ~20,000
+        statements with a window or a sort (a rollup runs hundreds), freed only when the
+        database closes."""
+        with self._alone():
+            self._con.close()
+            self._con = self._connect(self.path)
+
+    @contextmanager
+    def _alone(self) -> Iterator[None]:
+        """Waits for every reader and writer to finish, and holds new ones back meanwhile."""
+        with self._users:
+            self._swapping = True
+            while self._active:
+                self._users.wait()
+        try:
+            yield
         finally:
             with self._users:
                 self._swapping = False

@@ -157,7 +157,7 @@ class Settings:
         "Seconds the oldest spool segment may wait to be loaded before /healthz answers 503.",
     )
     duckdb_memory_limit: str = _setting(
-        "64MiB",
+        "32MiB",
         "Memory DuckDB may use for its buffers and queries (KiB, MiB, GiB); past it, big"
         " queries spill to a temporary directory beside the database. Empty: DuckDB's own"
         " default, 80% of the machine's memory.",

@@ -32,7 +32,7 @@ def test_the_defaults_suit_a_small_machine(tmp_path: Path) -> None:
             row = cur.execute(
                 "SELECT current_setting('memory_limit'), current_setting('threads')"
             ).fetchone()
-        assert row == ("64.0 MiB", 1)
+        assert row == ("32.0 MiB", 1)
 
 
 def test_metrics_say_what_the_process_holds(tmp_path: Path) -> None:

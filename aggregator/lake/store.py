@@ -23,7 +23,7 @@ import psycopg
 from aggregator.lake.extensions import extension_directory
 from aggregator.lake.locks import MIGRATE, LakeLocks
 from aggregator.lake.rollup_cache import RollupCache
-from aggregator.store import Store, duckdb_config
+from aggregator.store import LARGE_BLOCK_MEMORY, Store, duckdb_config
 
 log = logging.getLogger("hush.lake")
 
@@ -121,6 +121,7 @@ class LakeStore(Store):
         for stale in (cache, Path(f"{cache}.wal")):
             stale.unlink(missing_ok=True)  # rebuilt from the lake at every start
         con.execute(f"ATTACH {_quote(str(cache))} AS cache")
+        self._limit_at_least(con, LARGE_BLOCK_MEMORY)
         return con
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
@@ -181,6 +182,10 @@ class LakeStore(Store):
         """Merge the small files of frequent commits (no effect on what is stored)."""
         with self._using(), self.locks.shared():
             self._con.execute("CALL ducklake_merge_adjacent_files('lake')")
+
+    def release_memory(self) -> None:
+        """Not reopened: the connection holds this node's copy of the rollups, rebuilt from
+        the lake when it opens."""
 
     def compact(self) -> int:
         """Make deleted rows unreadable: rewrite files with deletes, expire every old snapshot

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import date
 from pathlib import Path
+
+import duckdb
+import pytest
 
 from aggregator.store import Store
 
@@ -27,5 +31,83 @@ def test_a_reopened_store_checkpoints_after_a_row_is_updated(tmp_path: Path) -> 
             cur.execute("CHECKPOINT")
         wal = Path(f"{path}.wal")
         assert not wal.exists() or wal.stat().st_size == 0
+    finally:
+        store.close()
+
+
+def _block_size(store: Store) -> int:
+    with store.read() as cur:
+        [(size,)] = cur.execute(
+            "SELECT block_size FROM pragma_database_size() WHERE database_name = current_database()"
+        ).fetchall()
+    return int(size)
+
+
+def test_a_file_from_an_earlier_hush_gets_the_memory_its_blocks_need_until_rewritten(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # DuckDB keeps a block per column of each table appended to until a checkpoint. With
+    # the 256 KiB blocks earlier files were made with, the rollups' tables took 18 MiB of a
+    # 32 MiB limit, and the checkpoint that found no room beside them failed for good (the
+    # database refused every statement until a restart). New files get 64 KiB blocks; an
+    # older one gets 64 MiB until compaction (each retention run) copies it into a new file.
+    path = tmp_path / "hush.duckdb"
+    duckdb.connect(str(path), config={"default_block_size": 256 * 2**10}).close()
+    store = Store(path, memory_limit="32MiB", threads=1)
+    try:
+        assert (_block_size(store), store.memory_limit()) == (256 * 2**10, 64 * 2**20)
+        assert "earlier hush, with larger blocks" in caplog.text
+        store.compact()
+        assert (_block_size(store), store.memory_limit()) == (64 * 2**10, 32 * 2**20)
+        with store.read() as cur:
+            assert cur.execute("SELECT current_setting('memory_limit')").fetchall() == [
+                ("32.0 MiB",)
+            ]
+    finally:
+        store.close()
+    fresh = Store(tmp_path / "new.duckdb", memory_limit="32MiB", threads=1)
+    try:
+        assert (_block_size(fresh), fresh.memory_limit()) == (64 * 2**10, 32 * 2**20)
+    finally:
+        fresh.close()
+
+
+def store_memory(cur: duckdb.DuckDBPyConnection) -> int:
+    [(used,)] = cur.execute("SELECT sum(memory_usage_bytes) FROM duckdb_memory()").fetchall()
+    return int(used)
+
+
+def test_releasing_memory_reopens_duckdb_once_readers_are_done(tmp_path: Path) -> None:
+    # DuckDB 1.5 frees its record of the buffers past statements pinned only when the
+    # database closes; after each maintenance pass the store reopens it, which a reader in
+    # the middle of its statements must not notice.
+    store = Store(tmp_path / "hush.duckdb", memory_limit="32MiB", threads=1)
+    try:
+        with store.write() as cur:
+            cur.execute("CREATE TABLE numbers AS SELECT range AS n FROM range(300000)")
+        in_use = threading.Event()
+        released = threading.Event()
+
+        def release() -> None:
+            in_use.wait()
+            store.release_memory()
+            released.set()
+
+        releaser = threading.Thread(target=release)
+        releaser.start()
+        with store.read() as cur:
+            in_use.set()
+            assert not released.wait(0.3)  # held back while this reader is at work
+            [(total,)] = cur.execute("SELECT sum(n) FROM numbers").fetchall()
+            held = store_memory(cur)
+        releaser.join(5)
+        assert released.is_set()
+        with store.read() as cur:
+            # A new database: the old one's buffers went with it, the settings did not.
+            assert store_memory(cur) < held
+            assert cur.execute("SELECT sum(n) FROM numbers").fetchall() == [(total,)]
+            assert cur.execute(
+                "SELECT current_setting('memory_limit'), current_setting('checkpoint_threshold')"
+            ).fetchall() == [("32.0 MiB", "8.0 MiB")]
     finally:
         store.close()
