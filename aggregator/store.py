@@ -346,17 +346,27 @@ class Store:
             self._con = self._connect(self.path)
             return before - self.path.stat().st_size
 
-    def release_memory(self) -> None:
-        """Close DuckDB and open the file again (~15 ms on the 10M store), readers and writers
-        waiting meanwhile; after each maintenance pass.
+    def release_memory(self) -> bool:
+        """Close DuckDB and open the file again (~15 ms on the 10M store), unless a reader or
+        a writer is at work (then it returns False: waiting for a slow query would hold every
+        other one back meanwhile). After each maintenance pass.
 
         DuckDB 1.5 keeps a record of every buffer a statement pinned in its eviction queues,
         which purge dead records only past 32,768 each: ~24 MiB of heap after ~20,000
         statements with a window or a sort (a rollup runs hundreds), freed only when the
         database closes."""
-        with self._alone():
+        with self._users:
+            if self._active or self._swapping:
+                return False
+            self._swapping = True
+        try:
             self._con.close()
             self._con = self._connect(self.path)
+        finally:
+            with self._users:
+                self._swapping = False
+                self._users.notify_all()
+        return True
 
     @contextmanager
     def _alone(self) -> Iterator[None]:

@@ -183,9 +183,10 @@ class LakeStore(Store):
         with self._using(), self.locks.shared():
             self._con.execute("CALL ducklake_merge_adjacent_files('lake')")
 
-    def release_memory(self) -> None:
+    def release_memory(self) -> bool:
         """Not reopened: the connection holds this node's copy of the rollups, rebuilt from
         the lake when it opens."""
+        return False
 
     def compact(self) -> int:
         """Make deleted rows unreadable: rewrite files with deletes, expire every old snapshot
