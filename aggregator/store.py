@@ -190,11 +190,13 @@ class Store:
 
     def _limit_at_least(self, con: duckdb.DuckDBPyConnection, least: int) -> int:
         """DuckDB's memory limit on ``con``, raised to ``least`` bytes if set below it (with a
-        warning); remembered for ``memory_limit()``."""
+        warning, once: the store reopens DuckDB after every maintenance pass); remembered for
+        ``memory_limit()``."""
         [(setting,)] = con.execute("SELECT current_setting('memory_limit')").fetchall()
         limit = _size_bytes(str(setting))
         if limit < least:
-            log.warning(
+            log.log(
+                logging.DEBUG if self._memory_limit == least else logging.WARNING,
                 "DuckDB gets %d MiB, not HUSH_DUCKDB_MEMORY_LIMIT's %d MiB: %s",
                 least >> 20,
                 limit >> 20,

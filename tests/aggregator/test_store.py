@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 
@@ -56,6 +57,10 @@ def test_a_file_from_an_earlier_hush_gets_the_memory_its_blocks_need_until_rewri
     try:
         assert (_block_size(store), store.memory_limit()) == (256 * 2**10, 64 * 2**20)
         assert "earlier hush, with larger blocks" in caplog.text
+        caplog.clear()
+        assert store.release_memory()  # after every maintenance pass: warned once is enough
+        assert store.memory_limit() == 64 * 2**20
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
         store.compact()
         assert (_block_size(store), store.memory_limit()) == (64 * 2**10, 32 * 2**20)
         with store.read() as cur:
