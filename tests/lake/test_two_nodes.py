@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,11 +44,24 @@ def pair(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[list[Proces
         servers[0].add_site("example.com")
         servers[0].add_key()
         servers[1].api_key = servers[0].api_key
+        # The other node's intake knows the site once its sites snapshot does (it reads the
+        # lake's sites every second, and reloads the snapshot right after writing it); until
+        # then it drops the site's events as unknown_site. Its Stats API, which reads the
+        # catalog itself, answers sooner: waiting for that alone let events be sent too early.
+        wait_until(
+            lambda: "example.com" in sites_snapshot(servers[1]), what="the site on the other node"
+        )
+        time.sleep(1.5)  # one more pass of that loop: the reload follows the write
         yield servers
     finally:
         for server in servers:
             server.stop()
             server.cleanup()
+
+
+def sites_snapshot(server: ProcessServer) -> str:
+    path = server.data_dir / "sites.json"
+    return path.read_text() if path.exists() else ""
 
 
 def log_in(server: ProcessServer) -> httpx.Client:
