@@ -357,28 +357,27 @@ class Store:
         which purge dead records only past 32,768 each: ~24 MiB of heap after ~20,000
         statements with a window or a sort (a rollup runs hundreds), freed only when the
         database closes."""
-        with self._users:
-            if self._active or self._swapping:
-                return False
-            self._swapping = True
-        try:
-            self._con.close()
-            self._con = self._connect(self.path)
-        finally:
-            with self._users:
-                self._swapping = False
-                self._users.notify_all()
-        return True
+        with self._alone(wait=False) as alone:
+            if alone:
+                self._con.close()
+                self._con = self._connect(self.path)
+            return alone
 
     @contextmanager
-    def _alone(self) -> Iterator[None]:
-        """Waits for every reader and writer to finish, and holds new ones back meanwhile."""
+    def _alone(self, *, wait: bool = True) -> Iterator[bool]:
+        """Holds new readers and writers back for the body, once every one at work has
+        finished; without ``wait``, only if none is at work (yields whether it holds them)."""
         with self._users:
-            self._swapping = True
-            while self._active:
-                self._users.wait()
+            held = wait or not (self._active or self._swapping)
+            if held:
+                self._swapping = True
+                while self._active:
+                    self._users.wait()
+        if not held:
+            yield False
+            return
         try:
-            yield
+            yield True
         finally:
             with self._users:
                 self._swapping = False
