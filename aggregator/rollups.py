@@ -74,6 +74,10 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
     day_params = {"site": site_id, "day": day}
     # The work is many statements, each committed on its own (a transaction would keep every
     # temporary table it drops in memory until its end); only the rollup is written in one.
+    # Between parts, which write only temporary tables, a load waiting meanwhile goes first:
+    # a busy day takes tens of seconds, and held throughout, the writer kept every event
+    # acknowledged meanwhile out of DuckDB that long. What a load adds to the day is seen by
+    # the count at the end, which marks the day stale: it is rolled up again.
     with store.writer() as cur:
         [(timezone,)] = cur.execute(
             "SELECT timezone FROM sites WHERE id = $site", {"site": site_id}
@@ -91,6 +95,7 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
         parts = max(1, -(-events // store.events_per_part()))
         for part in range(parts):
             _roll_up_part(cur, site_id, day, timezone, goals, part, parts)
+            store.let_writers_in()
         with transaction(cur):
             return _replace_rollups(cur, day_params, provisional, events)
 

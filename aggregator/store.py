@@ -168,6 +168,8 @@ class Store:
         self._memory_limit = 0  # set by _connect
         self._small_blocks = False  # whether the file has 64 KiB blocks (set by _connect)
         self._write_lock = threading.Lock()
+        self._writers_waiting = 0  # writers blocked on the write lock (guarded by _users)
+        self._write_turns = 0  # times a writer took the write lock (guarded by _users)
         # Readers and writers share the connection; compaction swaps it and needs it alone.
         self._users = threading.Condition()
         self._active = 0
@@ -293,12 +295,49 @@ class Store:
         """The single writer's cursor without a transaction: each statement commits on its
         own, and the caller may begin and commit its own. For long jobs of many steps: the
         temporary tables a transaction drops stay in DuckDB's memory until it ends."""
-        with self._using(), self._write_lock:
+        with self._using(), self._writing():
             cursor = self._cursor()
             try:
                 yield cursor
             finally:
                 cursor.close()
+
+    @contextmanager
+    def _writing(self) -> Iterator[None]:
+        """The write lock, taken in turn: a long job holding it can let a writer that waits
+        meanwhile go first (``let_writers_in``)."""
+        with self._users:
+            self._writers_waiting += 1
+        try:
+            self._write_lock.acquire()
+        finally:
+            with self._users:
+                self._writers_waiting -= 1
+                self._write_turns += 1
+                self._users.notify_all()
+        try:
+            yield
+        finally:
+            self._write_lock.release()
+
+    def let_writers_in(self) -> None:
+        """Called by a writer between the steps of a long job (a busy day's rollup, tens of
+        seconds at 32 MiB): a writer waiting meanwhile (the loader) takes its turn, then the
+        job goes on with its cursor and temporary tables as they were. Its next steps may see
+        what that writer committed; only a job whose steps write nothing else but temporary
+        tables may call it."""
+        with self._users:
+            if not self._writers_waiting:
+                return
+            turn = self._write_turns
+        self._write_lock.release()
+        try:
+            with self._users:
+                self._users.wait_for(
+                    lambda: self._write_turns != turn or not self._writers_waiting, timeout=10
+                )
+        finally:
+            self._write_lock.acquire()
 
     def tidy(self) -> None:
         """Routine upkeep after a maintenance pass (a lake merges small files and expires old
@@ -321,7 +360,7 @@ class Store:
         yield
 
     def checkpoint(self) -> None:
-        with self._using(), self._write_lock:
+        with self._using(), self._writing():
             self._con.execute("CHECKPOINT")
 
     def compact(self) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import re
+import threading
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
@@ -15,6 +16,7 @@ import pytest
 
 from aggregator import rollups
 from aggregator import store as store_module
+from aggregator.loader import load_pending
 from aggregator.queries import (
     METRICS,
     PROP_NAMES,
@@ -299,6 +301,50 @@ def test_late_events_for_a_rolled_up_day_roll_it_up_again(tmp_path: Path) -> Non
         assert run_query(store, days) == [{"pageviews": 3}]
     finally:
         hush.stop()
+
+
+def test_a_load_waiting_while_a_busy_day_rolls_up_goes_in_between_its_parts(
+    store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A busy day rolls up a part of its visitors at a time, tens of seconds at the default
+    # memory limit: a load that waits for the writer meanwhile goes in after the part at work
+    # (it once waited for the whole day), and the day it changed is rolled up again.
+    day = date(2026, 3, 1)
+    generate_demo(store, events=1000, days=1, today=day)
+    site = find_site(store, "demo.example")
+    assert site is not None
+    monkeypatch.setattr(store_module, "EVENTS_PER_MIB", 0)
+    monkeypatch.setattr(store_module, "MIN_EVENTS_PER_PART", 100)  # about ten parts
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    late = orjson.loads(_line("/late", site=site.id))
+    late["d"] = (day - date(1970, 1, 1)).days
+    (spool / "00000000000000001-1-late.seg").write_bytes(orjson.dumps(late) + b"\n")
+    loading = threading.Thread(target=load_pending, args=(store, spool))
+    seen: list[int] = []  # per part: the late event in the store when the part began
+    roll_up_part = rollups._roll_up_part
+
+    def part(cur: duckdb.DuckDBPyConnection, *args: object) -> None:
+        [(found,)] = cur.execute("SELECT count(*) FROM events WHERE path = '/late'").fetchall()
+        seen.append(found)
+        roll_up_part(cur, *args)
+        if len(seen) == 1:
+            loading.start()
+            # The test's only look inside: the load has reached the writer and waits.
+            wait_until(lambda: store._writers_waiting, what="the load to wait for the writer")
+
+    monkeypatch.setattr(rollups, "_roll_up_part", part)
+    rollups.rollup_day(store, site.id, day)
+    loading.join()
+    assert len(seen) > 2 and seen[:2] == [0, 1]  # loaded after the first part, not the last
+    pageviews = Query(site.id, day, day, ("pageviews",))
+    raw = run_query(store, pageviews, use_rollups=False)
+    assert _provisional(store, day) == (False, True)  # stale: read raw, rolled up again
+    assert days_to_roll_up(store, ManualClock(utc(2026, 3, 2, 12, 0)).now()) == [(site.id, day)]
+    monkeypatch.setattr(rollups, "_roll_up_part", roll_up_part)
+    rollups.rollup_day(store, site.id, day)
+    assert _provisional(store, day) == (False, False)
+    assert run_query(store, pageviews) == raw
 
 
 def _provisional(store: Store, day: date) -> tuple[bool, bool] | None:
