@@ -651,19 +651,33 @@ def _wait_loaded(server: Server) -> Metrics:
         time.sleep(0.2)
 
 
-def _live_rollup_passes(port: int) -> int:
+# A rebuild of today's rollup that took t seconds waits 10 t before the next (the server's
+# MaintenanceThread.LIVE_SHARE_INVERSE): the next begins within 11 t of the last one's start.
+LIVE_REBUILD_SPACING = 11
+
+
+def _live_rollup(port: int) -> tuple[int, float]:
+    """Rebuilds of today's rollup so far, and the seconds the last one took."""
     _, body = _http_get(port, "/metrics")
-    match = re.search(rb"^hush_live_rollup_passes_total (\d+)$", body, re.M)
-    return int(match.group(1)) if match else 0
+    passes = re.search(rb"^hush_live_rollup_passes_total (\d+)$", body, re.M)
+    seconds = re.search(rb"^hush_live_rollup_seconds ([0-9.]+)$", body, re.M)
+    return int(passes.group(1)) if passes else 0, float(seconds.group(1)) if seconds else 0.0
 
 
 def _wait_for_todays_rollup(server: Server) -> None:
     """The Stats API reads today's provisional rollup, which lags the loader by design: wait for
-    a refresh that began after everything was loaded (at most a few of its intervals)."""
-    passes = _live_rollup_passes(server.port)
-    deadline = time.monotonic() + 300
-    while _live_rollup_passes(server.port) < passes + 2 and time.monotonic() < deadline:
+    a refresh that began after everything was loaded (the second from now: the first may have
+    begun before), however long the server spaces them."""
+    passes, _ = _live_rollup(server.port)
+    started = time.monotonic()
+    while True:
         _check_alive(server)
+        done, seconds = _live_rollup(server.port)
+        if done >= passes + 2:
+            return
+        if time.monotonic() - started > 300 + 2 * LIVE_REBUILD_SPACING * seconds:
+            print(f"  today's rollup was not rebuilt twice in {time.monotonic() - started:.0f} s")
+            return
         time.sleep(0.5)
 
 
