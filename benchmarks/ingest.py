@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import IO
+from typing import IO, Self
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
@@ -177,19 +177,16 @@ class MemorySample:
     file_backed: float = 0.0  # pages of its libraries' files: the kernel drops and rereads them
 
 
-class PeakSampler:
-    """Samples a process's resident memory every ``INTERVAL`` seconds, in a thread of its own,
-    and keeps the highest sample: VmHWM tells the peak, not what it was made of."""
+class Sampler:
+    """Calls ``sample`` every ``interval`` seconds in a thread of its own, from entering the
+    ``with`` block to leaving it, or until ``sample`` returns False."""
 
-    INTERVAL = 0.02
-
-    def __init__(self, pid: int) -> None:
-        self.peak = MemorySample()
-        self._pid = pid
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="peak-sampler", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=type(self).__name__, daemon=True)
 
-    def __enter__(self) -> PeakSampler:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -197,21 +194,31 @@ class PeakSampler:
         self._stop.set()
         self._thread.join()
 
+    def sample(self) -> bool:
+        raise NotImplementedError
+
     def _run(self) -> None:
-        while not self._stop.wait(self.INTERVAL):
-            try:
-                status = Path(f"/proc/{self._pid}/status").read_text()
-            except OSError:
-                return  # the process is gone
-            kib = {}
-            for line in status.splitlines():
-                name, _, value = line.partition(":")
-                if name in ("VmRSS", "RssAnon", "RssFile"):
-                    kib[name] = int(value.split()[0])
-            if len(kib) == 3 and kib["VmRSS"] / 1024 > self.peak.rss:
-                self.peak = MemorySample(
-                    kib["VmRSS"] / 1024, kib["RssAnon"] / 1024, kib["RssFile"] / 1024
-                )
+        while not self._stop.wait(self.interval) and self.sample():
+            pass
+
+
+class PeakSampler(Sampler):
+    """Samples a process's resident memory every 20 ms and keeps the highest sample: VmHWM
+    tells the peak, not what it was made of."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(0.02)
+        self.peak = MemorySample()
+        self._pid = pid
+
+    def sample(self) -> bool:
+        try:
+            mib = _status_mib(self._pid)
+        except OSError:
+            return False  # the process is gone
+        if mib.get("VmRSS", 0.0) > self.peak.rss:
+            self.peak = MemorySample(mib["VmRSS"], mib["RssAnon"], mib["RssFile"])
+        return True
 
 
 class Processes:
@@ -709,11 +716,21 @@ def passed_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("HUSH_") or "_DUCKDB_" in k}
 
 
-def _rss_mib(pid: int, field: str = "VmRSS") -> float:
+def _status_mib(pid: int) -> dict[str, float]:
+    """The memory figures of /proc/PID/status (VmRSS, VmHWM, RssAnon, RssFile ...), in MiB."""
+    mib = {}
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1]) / 1024
-    raise BenchmarkFailed(f"no {field} in /proc/{pid}/status")
+        name, _, value = line.partition(":")
+        if value.endswith(" kB"):
+            mib[name] = int(value.split()[0]) / 1024
+    return mib
+
+
+def _rss_mib(pid: int, field: str = "VmRSS") -> float:
+    mib = _status_mib(pid)
+    if field not in mib:
+        raise BenchmarkFailed(f"no {field} in /proc/{pid}/status")
+    return mib[field]
 
 
 def _machine_busy_seconds() -> float:
@@ -788,7 +805,7 @@ def _print_extra_hush(verification: Verification) -> None:
     )
     sample = verification.peak_sample
     print(
-        f"    sampled every {PeakSampler.INTERVAL * 1000:.0f} ms, at its highest {sample.rss:.1f}"
+        f"    sampled every 20 ms, at its highest {sample.rss:.1f}"
         f" MiB: anonymous {sample.anonymous:.1f} (heaps, DuckDB's pool), file-backed"
         f" {sample.file_backed:.1f} (the code of DuckDB and the other libraries)\n"
     )

@@ -38,7 +38,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -55,6 +54,7 @@ from ingest import (
     VENV_BIN,
     BenchmarkFailed,
     Processes,
+    Sampler,
     WrkResult,
     _check_tools,
     _cpu_seconds,
@@ -418,27 +418,18 @@ def _ingest(
     return run
 
 
-class _LoadedSampler:
+class _LoadedSampler(Sampler):
     """Every node's loaded events, summed, every 0.1 s: when the last event was stored."""
 
     def __init__(self, ports: list[int]) -> None:
+        super().__init__(0.1)
         self._ports = ports
         self._samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def __enter__(self) -> _LoadedSampler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.1):
-            loaded = sum(_read_metrics(port).loaded for port in self._ports)
-            self._samples.append((time.monotonic(), loaded))
+    def sample(self) -> bool:
+        loaded = sum(_read_metrics(port).loaded for port in self._ports)
+        self._samples.append((time.monotonic(), loaded))
+        return True
 
     def reached(self, count: int) -> float:
         """The first time the nodes had loaded ``count`` events (an upper bound by 0.1 s)."""
