@@ -203,11 +203,13 @@ class Sampler:
 
 
 class PeakSampler(Sampler):
-    """Samples a process's resident memory every 20 ms and keeps the highest sample: VmHWM
-    tells the peak, not what it was made of."""
+    """Samples a process's resident memory every ``INTERVAL`` seconds and keeps the highest
+    sample: VmHWM tells the peak, not what it was made of."""
+
+    INTERVAL = 0.02
 
     def __init__(self, pid: int) -> None:
-        super().__init__(0.02)
+        super().__init__(self.INTERVAL)
         self.peak = MemorySample()
         self._pid = pid
 
@@ -805,7 +807,7 @@ def _print_extra_hush(verification: Verification) -> None:
     )
     sample = verification.peak_sample
     print(
-        f"    sampled every 20 ms, at its highest {sample.rss:.1f}"
+        f"    sampled every {PeakSampler.INTERVAL * 1000:.0f} ms, at its highest {sample.rss:.1f}"
         f" MiB: anonymous {sample.anonymous:.1f} (heaps, DuckDB's pool), file-backed"
         f" {sample.file_backed:.1f} (the code of DuckDB and the other libraries)\n"
     )
