@@ -181,8 +181,18 @@ def start_redis(data: Path, port: int | None = None) -> tuple[int, int]:
     _run(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
           "--appendonly", "no", "--dir", str(data), "--daemonize", "yes",
           "--pidfile", str(pidfile), "--logfile", str(data / "log")])  # fmt: skip
-    _wait(lambda: pidfile.exists() and _accepts(port), f"redis-server on port {port}")
-    return port, int(pidfile.read_text())
+    # redis creates its pidfile before it writes the pid: wait for the whole line, not the file
+    _wait(lambda: _pid_in(pidfile) > 0 and _accepts(port), f"redis-server on port {port}")
+    return port, _pid_in(pidfile)
+
+
+def _pid_in(pidfile: Path) -> int:
+    """The pid a daemon wrote to ``pidfile``, 0 while it is absent or not yet written out."""
+    try:
+        text = pidfile.read_text()
+    except FileNotFoundError:
+        return 0
+    return int(text) if text.endswith("\n") else 0
 
 
 def _start_moto(root: Path, pids: dict[str, int]) -> int:
