@@ -192,8 +192,9 @@ class Alerter:
         return self._store.leads()
 
     def run_once(self) -> list[Alert]:
-        """Evaluate the rules, then record and send what fired (in this thread)."""
-        with self._lock:
+        """Evaluate the rules, then record and send what fired (in this thread), never while
+        a maintenance pass runs."""
+        with self._lock, self._store.background():
             fired = self.evaluate()
             for alert in fired:
                 self._deliver(alert)

@@ -239,8 +239,9 @@ class MaintenanceThread:
         try:
             if not self.leading():
                 return True  # another node maintains the lake
-            job()
-            self._store.release_memory()
+            with self._store.background():
+                job()
+                self._store.release_memory()
         except Exception as exc:  # broken infrastructure: try again next time
             self.failures += 1
             self.failed_passes += 1

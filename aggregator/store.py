@@ -174,6 +174,7 @@ class Store:
         self._users = threading.Condition()
         self._active = 0
         self._swapping = False
+        self._background = threading.Lock()
 
     def _connect(self, path: Path) -> duckdb.DuckDBPyConnection:
         con = duckdb.connect(str(path), config=self._config)  # type: ignore[arg-type]
@@ -358,6 +359,15 @@ class Store:
         audit log's one chain). One process writes the file, one write at a time, so here the
         write transaction itself is enough."""
         yield
+
+    @contextmanager
+    def background(self) -> Iterator[None]:
+        """One background job at a time in this process (a maintenance pass, the alerts'
+        evaluation), so that each has DuckDB's memory to itself: at 32 MiB, a busy day's live
+        rollup and the alerts' read of the day's raw events ran out of it side by side, and
+        the rollup then waited ten times its time for its next try."""
+        with self._background:
+            yield
 
     def checkpoint(self) -> None:
         with self._using(), self._writing():

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import threading
 import urllib.error
 from pathlib import Path
 
@@ -53,3 +54,23 @@ def test_a_failing_webhook_is_retried_with_backoff_then_shown(tmp_path: Path) ->
         for path in hush.app.settings.data_dir.rglob("*"):
             if path.is_file():
                 assert b"s3cret" not in path.read_bytes()
+
+
+def test_alerts_wait_while_a_maintenance_pass_runs(tmp_path: Path) -> None:
+    # At 32 MiB, a busy day's live rollup and the alerts' read of the day's raw events ran out
+    # of DuckDB's memory side by side: the two take turns.
+    with in_process(tmp_path, clock=ManualClock(NOW), HUSH_ALERT_INTERVAL="0") as hush:
+        hush.event({"n": "pageview", "u": "https://example.com/", "d": "example.com"})
+        hush.load()
+        evaluated = threading.Event()
+
+        def evaluate() -> None:
+            hush.app.alerter.run_once()
+            evaluated.set()
+
+        with hush.app.store.background():  # what every maintenance pass runs inside
+            alerts = threading.Thread(target=evaluate)
+            alerts.start()
+            assert not evaluated.wait(0.5)
+        assert evaluated.wait(10)
+        alerts.join()
