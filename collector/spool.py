@@ -104,7 +104,6 @@ class SpoolWriter:
         self._pending: SpoolWrite | None = None
         self._dirty = False
         self._closer = concurrent.futures.ThreadPoolExecutor(1, "hush-spool-closer")
-        self._shut = False  # the closer thread has been shut down (by close)
         spool_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def append(self, line: bytes) -> SpoolWrite:
@@ -154,13 +153,12 @@ class SpoolWriter:
 
     def rotate(self) -> None:
         """Close the open segment (after the trailer, e.g. counters) so the loader can take it;
-        returns once it is closed, and so is every segment the closer thread was closing (one
+        returns once it is closed, after every segment the closer thread was closing (one
         rotated by age a moment before, the trailer in it, would otherwise still be .open)."""
         detached = self._detach()
+        self._closer.submit(int).result()  # one closer thread: the segments it had are closed
         if detached is not None:
             self._close_segment(*detached)
-        if not self._shut:
-            self._closer.submit(int).result()  # one closer thread: what it had before is done
 
     def _rotate_soon(self) -> None:
         """Start a new segment now and close the old one in the closer thread."""
@@ -217,9 +215,8 @@ class SpoolWriter:
     def close(self) -> None:
         if self._batch:
             self._flush()
-        self._closer.shutdown(wait=True)  # the segments being closed, first
-        self._shut = True
-        self.rotate()
+        self.rotate()  # the segments being closed, first
+        self._closer.shutdown(wait=True)
 
 
 class SpoolUnavailable(Exception):
