@@ -27,7 +27,7 @@ import duckdb
 import orjson
 
 from aggregator.rollups import mark_changed
-from aggregator.store import Store
+from aggregator.store import Store, transaction
 from collector.counters import MAX_VALUE_LENGTH, MAX_VALUES, OTHER
 from collector.spool import CLOSED, NEW, OPEN
 
@@ -209,34 +209,42 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
     now = datetime.now(UTC).replace(tzinfo=None)
     hour = int(time.time() // 3600) * 3600
     inserted = 0
-    with store.write() as cur:
+    with store.writer() as cur:
         if events:
+            # In a statement of its own, and dropped once the load is committed: a table the
+            # transaction dropped stayed in DuckDB's memory until its commit, and so beside
+            # the checkpoint that commit could start (the server's peak under ingest).
             cur.execute(READ_BATCH, {"path": str(batch_file), "columns": EVENT_STRUCTURE})
-            row = cur.execute(INSERT_EVENTS).fetchone()
-            # Late events for a day already rolled up: it rolls up again (or, still open, its
-            # provisional rollup is rebuilt).
-            mark_changed(
-                cur,
-                "SELECT DISTINCT s AS site_id, DATE '1970-01-01' + d AS day FROM batch",
-                lake=store.lake,
-            )
-            cur.execute("DROP TABLE batch")
-            inserted = row[0] if row else 0
-            torn += events - inserted  # lines that did not parse, or lack a field
-        if torn:
-            counts.append([hour, 0, "torn_line", "", torn])
-        if counts:
-            cur.executemany(
-                "INSERT INTO intake_counts (hour, site_id, reason, detail, category, n)"
-                " VALUES (make_timestamp($1::BIGINT * 1000000), $2, $3, $4, $5, $6)",
-                _summed(counts),
-            )
-        signals.insert(cur)
-        if fresh:
-            cur.executemany(
-                "INSERT INTO loaded_segments VALUES ($1, $2)",
-                [[segment.path.stem, now] for segment in fresh],
-            )
+        try:
+            with transaction(cur):
+                if events:
+                    row = cur.execute(INSERT_EVENTS).fetchone()
+                    # Late events for a day already rolled up: it rolls up again (or, still
+                    # open, its provisional rollup is rebuilt).
+                    mark_changed(
+                        cur,
+                        "SELECT DISTINCT s AS site_id, DATE '1970-01-01' + d AS day FROM batch",
+                        lake=store.lake,
+                    )
+                    inserted = row[0] if row else 0
+                    torn += events - inserted  # lines that did not parse, or lack a field
+                if torn:
+                    counts.append([hour, 0, "torn_line", "", torn])
+                if counts:
+                    cur.executemany(
+                        "INSERT INTO intake_counts (hour, site_id, reason, detail, category, n)"
+                        " VALUES (make_timestamp($1::BIGINT * 1000000), $2, $3, $4, $5, $6)",
+                        _summed(counts),
+                    )
+                signals.insert(cur)
+                if fresh:
+                    cur.executemany(
+                        "INSERT INTO loaded_segments VALUES ($1, $2)",
+                        [[segment.path.stem, now] for segment in fresh],
+                    )
+        finally:
+            if events:
+                cur.execute("DROP TABLE batch")
     batch_file.unlink()
     for segment in batch:
         segment.path.unlink(missing_ok=True)
@@ -247,6 +255,7 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
     if not store.lake:
         with store.write() as cur:
             cur.execute("DELETE FROM loaded_segments WHERE list_contains($ids, id)", {"ids": ids})
+    store.after_load()
     report.segments += len(fresh)
     report.already_loaded += len(batch) - len(fresh)
     report.events += inserted

@@ -188,6 +188,10 @@ class LakeStore(Store):
         the lake when it opens."""
         return False
 
+    def settle(self, wal_bytes: int) -> None:
+        """Nothing: DuckLake writes each commit's files at once, and the pool holds this
+        node's copy of the rollups."""
+
     def compact(self) -> int:
         """Make deleted rows unreadable: rewrite files with deletes, expire every old snapshot
         and delete the files no snapshot needs (the engine review's retention recipe). Returns

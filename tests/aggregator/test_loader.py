@@ -150,6 +150,37 @@ def test_a_segment_recorded_as_loaded_is_never_loaded_again(tmp_path: Path) -> N
         store.close()
 
 
+def test_loads_checkpoint_at_a_quarter_of_duckdbs_memory_and_leave_nothing_cached(
+    tmp_path: Path,
+) -> None:
+    # What a load commits stays in DuckDB's pool, uncompressed, until a checkpoint writes it
+    # to the file, and DuckDB then kept the blocks it wrote cached until the pool was full:
+    # every load and checkpoint worked beside a full pool. A load checkpoints once the WAL
+    # holds a quarter of the memory limit (8 MiB at 32), and the file's blocks leave the pool.
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    store = Store(tmp_path / "hush.duckdb", memory_limit="32MiB", threads=1)
+    wal = tmp_path / "hush.duckdb.wal"
+    seen: list[tuple[int, int]] = []  # per load: the WAL's size, the file's blocks cached
+    try:
+        for n in range(12):
+            lines = b"".join(_line(f"/{n}/{i}/{'x' * 300}") for i in range(3000))
+            (spool / f"{n + 1:017d}-1-aaaa.seg").write_bytes(lines)
+            assert load_pending(store, spool).events == 3000
+            with store.read() as cur:
+                [(cached,)] = cur.execute(
+                    "SELECT memory_usage_bytes FROM duckdb_memory() WHERE tag = 'BASE_TABLE'"
+                ).fetchall()
+            seen.append((wal.stat().st_size if wal.exists() else 0, cached))
+        with store.read() as cur:
+            assert cur.execute("SELECT count(*) FROM events").fetchall() == [(36000,)]
+    finally:
+        store.close()
+    assert max(size for size, _ in seen) < 8 * 2**20
+    checkpointed = [cached for size, cached in seen if size < 2**16]
+    assert checkpointed and max(checkpointed) < 2**20
+
+
 def test_counts_travel_through_the_spool_with_the_events(tmp_path: Path) -> None:
     spool = tmp_path / "spool"
     spool.mkdir()
