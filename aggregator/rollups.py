@@ -113,7 +113,7 @@ def _parts(cur: Any, day_params: dict[str, Any], events: int, per_part: int) -> 
         "SELECT approx_count_distinct(visitor) FROM events WHERE site_id = $site AND day = $day",
         day_params,
     ).fetchall()
-    return max(1, -(-events // per_part), -(-int(visitors) // (per_part // 2)))
+    return max(-(-events // per_part), -(-int(visitors) // (per_part // 2)))
 
 
 def _events_of(cur: Any, day_params: dict[str, Any]) -> int:

@@ -193,7 +193,7 @@ class Store:
         # checkpoint themselves at that size (``after_load``), their batch gone; DuckDB's own
         # checkpoint at commit, at twice that, is for other writers.
         self._checkpoint_bytes = min(CHECKPOINT_THRESHOLD, limit // 4)
-        con.execute(f"SET checkpoint_threshold = '{self._checkpoint_bytes // 2**9}KiB'")
+        con.execute(f"SET checkpoint_threshold = '{2 * self._checkpoint_bytes >> 10}KiB'")
         return con
 
     def _limit_at_least(self, con: duckdb.DuckDBPyConnection, least: int) -> int:
@@ -415,7 +415,7 @@ class Store:
             self._con.execute("DETACH hush_compact")
             self._con.close()
             os.replace(fresh, self.path)
-            Path(str(self.path) + ".wal").unlink(missing_ok=True)
+            self._wal_path().unlink(missing_ok=True)
             self._con = self._connect(self.path)
             return before - self.path.stat().st_size
 
@@ -442,7 +442,7 @@ class Store:
     def settle(self, wal_bytes: int) -> None:
         """Once the WAL holds ``wal_bytes``, a checkpoint, then the cached blocks dropped. A
         checkpoint that fails is logged and left to DuckDB's own, at twice the loads' size."""
-        if self._wal_bytes() < max(wal_bytes, 1):
+        if self._wal_bytes() < wal_bytes:
             return
         try:
             self._checkpoint_loads()
@@ -475,9 +475,12 @@ class Store:
                     self._con.execute(f"SET memory_limit = '{self._memory_limit >> 10}KiB'")
             return alone
 
+    def _wal_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".wal")
+
     def _wal_bytes(self) -> int:
         try:
-            return os.stat(str(self.path) + ".wal").st_size
+            return self._wal_path().stat().st_size
         except FileNotFoundError:
             return 0
 
