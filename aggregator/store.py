@@ -389,11 +389,14 @@ class Store:
         checkpoint spilled 25-51 MiB beside a full 32 MiB pool and took 2-4 s (0.4-0.5 s
         without). Each day raw events expire, retention rewrites the rest into new row groups."""
         with self._using(), self._writing():
-            self._con.execute("SET max_vacuum_tasks = 0")
-            try:
-                self._con.execute("CHECKPOINT")
-            finally:
-                self._con.execute("RESET max_vacuum_tasks")
+            self._checkpoint_without_vacuum()
+
+    def _checkpoint_without_vacuum(self) -> None:
+        self._con.execute("SET max_vacuum_tasks = 0")
+        try:
+            self._con.execute("CHECKPOINT")
+        finally:
+            self._con.execute("RESET max_vacuum_tasks")
 
     def compact(self) -> int:
         """Rewrite the database into a fresh file and swap it in; return the bytes saved.
@@ -430,6 +433,14 @@ class Store:
         database closes."""
         with self._alone(wait=False) as alone:
             if alone:
+                # Closing checkpoints what the WAL holds with DuckDB's vacuum on, which merged
+                # the row groups the loads' checkpoints left, in memory, beside the pool the
+                # pass had filled (a server at 24 MiB: 140 -> 154 MiB at that moment). With
+                # the WAL empty, closing writes nothing.
+                try:
+                    self._checkpoint_without_vacuum()
+                except duckdb.Error as exc:
+                    log.warning("checkpoint failed (%s): %s", type(exc).__name__, exc)
                 self._con.close()
                 self._con = self._connect(self.path)
             return alone
