@@ -419,6 +419,37 @@ def test_today_reads_a_provisional_rollup_that_lags_until_rebuilt_then_closes(
         assert run_query(store, pageviews) == expected
 
 
+def test_todays_rollup_rebuilt_pass_after_pass_leaves_no_old_rows_in_the_file(
+    tmp_path: Path,
+) -> None:
+    # Each pass replaces today's rollup rows, and the store checkpoints without DuckDB's vacuum
+    # (it merged the loads' row groups beside a full pool): the rows passes replaced still
+    # leave the file, their row groups wholly deleted, at the next checkpoint.
+    clock = ManualClock(utc(2026, 3, 1, 10, 0))
+    hush = ThreadServer(tmp_path, clock)  # live rollups off: the test runs the passes
+    with running(hush, site="example.com"):
+        store = hush.app.store
+        pageviews = Query(1, date(2026, 3, 1), date(2026, 3, 1), ("pageviews",))
+        for n in range(4):
+            hush.pageview(f"https://example.com/{n}", ip=f"198.51.100.{n + 1}")
+            wait_until(
+                lambda n=n: (
+                    run_query(store, pageviews, use_rollups=False) == [{"pageviews": n + 1}]
+                ),
+                what="the page view to load",
+            )
+            with store.background():  # what a maintenance pass does
+                assert refresh_open_days(store, clock).days == 1
+                assert store.release_memory()
+        with store.read() as cur:
+            [(live,)] = cur.execute("SELECT count(*) FROM rollups").fetchall()
+            [(kept,)] = cur.execute(
+                "SELECT sum(count) FROM pragma_storage_info('rollups') WHERE column_id = 0"
+            ).fetchall()
+        assert live > 0
+        assert kept <= 2 * live  # the last pass's and the one it replaced, not every pass's
+
+
 def test_the_server_keeps_todays_rollup_current(tmp_path: Path) -> None:
     clock = ManualClock(utc(2026, 3, 1, 10, 0))
     hush = ThreadServer(tmp_path, clock, HUSH_LIVE_ROLLUP_INTERVAL="0.2")
