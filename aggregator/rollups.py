@@ -94,6 +94,10 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
         # two parts, so the parts' rows add up to the day's.
         parts = _parts(cur, day_params, events, store.events_per_part())
         for part in range(parts):
+            if part:
+                # DuckDB's bookkeeping of the last part's statements let go of (it grew with
+                # every part), and the rows loads committed in between checkpointed.
+                store.empty_pool()
             _roll_up_part(cur, site_id, day, timezone, goals, part, parts)
             if part < parts - 1:
                 _fold_parts(cur)

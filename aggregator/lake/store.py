@@ -192,6 +192,10 @@ class LakeStore(Store):
         """Nothing: DuckLake writes each commit's files at once, and the pool holds this
         node's copy of the rollups."""
 
+    def empty_pool(self) -> bool:
+        """Nothing: the pool holds this node's copy of the rollups."""
+        return False
+
     def compact(self) -> int:
         """Make deleted rows unreadable: rewrite files with deletes, expire every old snapshot
         and delete the files no snapshot needs (the engine review's retention recipe). Returns

@@ -144,3 +144,32 @@ def test_cached_blocks_leave_duckdbs_pool_when_no_reader_is_at_work(tmp_path: Pa
             assert pool_memory(cur, "IN_MEMORY_TABLE")[1] == 0
     finally:
         store.close()
+
+
+def test_a_long_jobs_steps_empty_the_pool_but_never_under_a_reader(tmp_path: Path) -> None:
+    # Between the parts of a busy day's rollup the writer empties DuckDB's pool (DuckDB's
+    # bookkeeping of its buffers grew with every part): the rows loads committed meanwhile are
+    # checkpointed first, the job's temporary tables wait in temporary files and come back
+    # whole, and a reader at work is never left without the pool.
+    path = tmp_path / "hush.duckdb"
+    store = Store(path, memory_limit="32MiB", threads=1)
+    try:
+        with store.writer() as cur:
+            cur.execute("CREATE TEMP TABLE part AS SELECT hash(range) AS n FROM range(1000000)")
+            [(total,)] = cur.execute("SELECT sum(n) FROM part").fetchall()
+            held, _ = pool_memory(cur, "IN_MEMORY_TABLE")
+            assert held > 2**20
+            cur.execute("CREATE TABLE loaded AS SELECT hash(range) AS n FROM range(100000)")
+            wal = path.with_name("hush.duckdb.wal")
+            assert wal.stat().st_size > 2**19
+            with store.read():
+                assert not store.empty_pool()  # skipped: this reader is at work
+            assert store.empty_pool()
+            assert not wal.exists() or wal.stat().st_size < 2**16  # checkpointed, not spilled
+            assert pool_memory(cur, "IN_MEMORY_TABLE")[0] < held / 4
+            assert cur.execute("SELECT sum(n) FROM part").fetchall() == [(total,)]
+            assert cur.execute("SELECT current_setting('memory_limit')").fetchall() == [
+                ("32.0 MiB",)
+            ]
+    finally:
+        store.close()
