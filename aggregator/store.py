@@ -490,8 +490,8 @@ class Store:
 
         For the records of DuckDB's eviction queues (``_evict_unpinned``): a rollup's every
         part runs ~80 statements, and unpurged their records grew the heap ~0.55 MiB a part
-        (a 500,000-event day in 16 parts: 9.8 -> 19.4 MiB, VmHWM 104 MiB against 98 with the
-        pool emptied after each part, which also took 38 s against 43)."""
+        (a 500,000-event day in 16 parts: 11.2 -> 19.4 MiB, VmHWM 104 MiB against 98 with the
+        pool emptied after each part, which also took 36 s against 43)."""
         with self._alone(wait=False, mine=1) as alone:
             if alone:
                 if self._wal_bytes() > WAL_AFTER_CHECKPOINT:
@@ -507,13 +507,13 @@ class Store:
         """Every block of DuckDB's pool that no statement pins, evicted (~3 ms).
 
         DuckDB has no statement for it, but setting a memory limit first evicts every block it
-        can until the pool fits (below what is pinned the setting fails, and DuckDB 1.5 keeps
-        the new limit all the same). A limit nothing fits in also makes it go through the
-        whole of its eviction queues: DuckDB 1.5 queues a record of every buffer a statement
-        unpins, which keeps the buffer's handle allocated after the block is gone, and purges
-        dead records only past 32,768 a queue; gone through, the queues are empty of them
-        (1 MiB stopped as soon as the pool fitted and left them). Only while no other
-        statement runs: it would find no memory meanwhile."""
+        can until the pool fits (below what is pinned the setting fails: the pool keeps its
+        limit, but DuckDB 1.5 shows the refused one as the setting). A limit nothing fits in
+        also makes it go through the whole of its eviction queues: DuckDB 1.5 queues a record
+        of every buffer a statement unpins, which keeps the buffer's handle allocated after the
+        block is gone, and purges dead records only past 32,768 a queue; gone through, the
+        queues are empty of them (1 MiB stopped as soon as the pool fitted and left them).
+        Only while no other statement runs: one that needed memory meanwhile could fail."""
         try:
             self._con.execute("SET memory_limit = '1KiB'")
         except duckdb.OutOfMemoryException:
