@@ -382,21 +382,28 @@ class Store:
         with self._using(), self._writing():
             self._con.execute("CHECKPOINT")
 
-    def _checkpoint_loads(self) -> None:
+    def _checkpoint_loads(self) -> bool:
         """A checkpoint that leaves the table's row groups as they are. DuckDB 1.5 starts a row
         group at the first append after each checkpoint, and its vacuum then merged a few
         checkpoints' row groups into fewer, in memory: at 260,000-390,000 events such a
         checkpoint spilled 25-51 MiB beside a full 32 MiB pool and took 2-4 s (0.4-0.5 s
         without). Each day raw events expire, retention rewrites the rest into new row groups."""
         with self._using(), self._writing():
-            self._checkpoint_without_vacuum()
+            return self._checkpoint_without_vacuum()
 
-    def _checkpoint_without_vacuum(self) -> None:
-        self._con.execute("SET max_vacuum_tasks = 0")
+    def _checkpoint_without_vacuum(self) -> bool:
+        """Whether it checkpointed: one that fails is logged, and what the WAL holds waits for
+        the next checkpoint (DuckDB's own at a commit, at twice the loads' size)."""
         try:
-            self._con.execute("CHECKPOINT")
-        finally:
-            self._con.execute("RESET max_vacuum_tasks")
+            self._con.execute("SET max_vacuum_tasks = 0")
+            try:
+                self._con.execute("CHECKPOINT")
+            finally:
+                self._con.execute("RESET max_vacuum_tasks")
+        except duckdb.Error as exc:
+            log.warning("checkpoint failed (%s): %s", type(exc).__name__, exc)
+            return False
+        return True
 
     def compact(self) -> int:
         """Rewrite the database into a fresh file and swap it in; return the bytes saved.
@@ -442,11 +449,7 @@ class Store:
         row groups the loads' checkpoints left, in memory, beside whatever the pool held (a
         server at 24 MiB after a maintenance pass: 140 -> 154 MiB; one stopping after the
         ingest benchmark: 120 -> 163). Checkpointed first without it, closing writes nothing."""
-        if not self.lake:
-            try:
-                self._checkpoint_without_vacuum()
-            except duckdb.Error as exc:
-                log.warning("checkpoint failed (%s): %s", type(exc).__name__, exc)
+        self._checkpoint_without_vacuum()
         self._con.close()
 
     def after_load(self) -> None:
@@ -455,16 +458,10 @@ class Store:
         self.settle(self._checkpoint_bytes)
 
     def settle(self, wal_bytes: int) -> None:
-        """Once the WAL holds ``wal_bytes``, a checkpoint, then the cached blocks dropped. A
-        checkpoint that fails is logged and left to DuckDB's own, at twice the loads' size."""
-        if self._wal_bytes() < wal_bytes:
-            return
-        try:
-            self._checkpoint_loads()
-        except duckdb.Error as exc:
-            log.warning("checkpoint failed (%s): %s", type(exc).__name__, exc)
-            return
-        self.drop_cached_blocks()
+        """Once the WAL holds ``wal_bytes``, a checkpoint, then the cached blocks dropped (not
+        after a checkpoint that failed)."""
+        if self._wal_bytes() >= wal_bytes and self._checkpoint_loads():
+            self.drop_cached_blocks()
 
     def drop_cached_blocks(self) -> bool:
         """Drop the file's blocks that DuckDB keeps cached in its pool but no statement is
@@ -494,12 +491,10 @@ class Store:
         pool emptied after each part, which also took 36 s against 43)."""
         with self._alone(wait=False, mine=1) as alone:
             if alone:
-                if self._wal_bytes() > WAL_AFTER_CHECKPOINT:
-                    try:
-                        self._checkpoint_without_vacuum()
-                    except duckdb.Error as exc:
-                        log.warning("checkpoint failed (%s): %s", type(exc).__name__, exc)
-                        return False  # its rows would be evicted into temporary files
+                if self._wal_bytes() > WAL_AFTER_CHECKPOINT and not (
+                    self._checkpoint_without_vacuum()
+                ):
+                    return False  # the WAL's rows would be evicted into temporary files
                 self._evict_unpinned()
             return alone
 
@@ -536,12 +531,15 @@ class Store:
         finished; without ``wait``, only if none is at work (yields whether it holds them).
         ``mine``: the caller is a writer at work (1), and writers waiting for its write lock
         are not at work either."""
+
+        def others_at_work() -> int:
+            return self._active - mine * (1 + self._writers_waiting)
+
         with self._users:
-            others = self._active - mine * (1 + self._writers_waiting)
-            held = wait or not (others or self._swapping)
+            held = wait or not (others_at_work() or self._swapping)
             if held:
                 self._swapping = True
-                while self._active > mine * (1 + self._writers_waiting):
+                while others_at_work():
                     self._users.wait()
         if not held:
             yield False

@@ -196,6 +196,10 @@ class LakeStore(Store):
         """Nothing: the pool holds this node's copy of the rollups."""
         return False
 
+    def _close(self) -> None:
+        """Closed as it is: DuckLake has no WAL to checkpoint first."""
+        self._con.close()
+
     def compact(self) -> int:
         """Make deleted rows unreadable: rewrite files with deletes, expire every old snapshot
         and delete the files no snapshot needs (the engine review's retention recipe). Returns
