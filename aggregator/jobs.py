@@ -20,6 +20,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import duckdb
+
 from aggregator import audit_log
 from aggregator.clock import Clock
 from aggregator.loader import LoadReport, load_pending, purge_loaded_segments
@@ -246,6 +248,8 @@ class MaintenanceThread:
             self.failures += 1
             self.failed_passes += 1
             log.error("maintenance failed (%s): %s", type(exc).__name__, exc)
+            if isinstance(exc, duckdb.OutOfMemoryException):
+                log.error("DuckDB's pool held %s", self._store.pool_in_use())
             return False
         self.failures = 0
         return True

@@ -91,33 +91,66 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
         # A session is one visitor's, so a busy day's visitors are split into parts, each
         # rolled up apart: DuckDB holds one part's sessions at a time, however busy the day.
         # Every figure of a rollup row is a count or a sum over sessions, and no visitor is in
-        # two parts, so the parts' rows add up to the day's.
-        parts = _parts(cur, day_params, events, store.events_per_part())
-        for part in range(parts):
-            if part:
+        # two parts, so the parts' rows add up to the day's. A part is the visitors whose id
+        # is ``residue`` modulo ``modulus`` (the whole day is 0 modulo 1); each is measured
+        # when its turn comes, and split again if it outgrew a part: loads go in between
+        # parts, and today grows as the rollup goes (a part planned at the start at 30,000
+        # events held 48,000 three parts later, and ran out of 32 MiB).
+        per_part = store.events_per_part()
+        parts = [(1, 0)]
+        done = 0
+        while parts:
+            modulus, residue = parts.pop(0)
+            events_in, visitors_in = _measure(cur, day_params, modulus, residue)
+            split = _parts_of(events_in, visitors_in, per_part)
+            if split > 1 and modulus * split <= MAX_MODULUS:
+                parts[:0] = [(modulus * split, residue + k * modulus) for k in range(split)]
+                continue
+            if done:
                 # DuckDB's bookkeeping of the last part's statements let go of (it grew with
                 # every part), and the rows loads committed in between checkpointed.
                 store.empty_pool()
-            _roll_up_part(cur, site_id, day, timezone, goals, part, parts)
-            if part < parts - 1:
+            log.debug(
+                "rolling up site %d, %s: visitors %d modulo %d, %d events",
+                site_id,
+                day,
+                residue,
+                modulus,
+                events_in,
+            )
+            _roll_up_part(cur, site_id, day, timezone, goals, modulus, residue)
+            done += 1
+            if parts:
                 _fold_parts(cur)
             store.let_writers_in()
         with transaction(cur):
             return _replace_rollups(cur, day_params, provisional, events)
 
 
-def _parts(cur: Any, day_params: dict[str, Any], events: int, per_part: int) -> int:
-    """How many parts a day's visitors are rolled up in: ``per_part`` events at most, and half
-    as many visitors, since a part's sessions take more memory than its events (~4 events a
-    visitor in the demo; a day where every event was a new visitor spilled 9 MiB of sessions
-    at 32 MiB in parts of 32,000 events, and peaked 6 MiB higher than in parts of 16,000)."""
-    if events <= per_part // 2:
-        return 1
-    [(visitors,)] = cur.execute(
-        "SELECT approx_count_distinct(visitor) FROM events WHERE site_id = $site AND day = $day",
-        day_params,
+# Past this many parts a part is rolled up as it is (its few visitors are that busy).
+MAX_MODULUS = 2**20
+
+
+def _measure(cur: Any, day_params: dict[str, Any], modulus: int, residue: int) -> tuple[int, int]:
+    """Events and (about) visitors of the day's visitors whose id is ``residue`` modulo
+    ``modulus``."""
+    [(events, visitors)] = cur.execute(
+        "SELECT count(*), approx_count_distinct(visitor) FROM events"
+        " WHERE site_id = $site AND day = $day AND visitor % $modulus = $residue",
+        {**day_params, "modulus": modulus, "residue": residue},
     ).fetchall()
-    return max(-(-events // per_part), -(-int(visitors) // (per_part // 2)))
+    return int(events), int(visitors)
+
+
+def _parts_of(events: int, visitors: int, per_part: int) -> int:
+    """How many parts that many events and visitors are rolled up in: ``per_part`` events at
+    most, and half as many visitors, since a part's sessions take more memory than its events
+    (~4 events a visitor in the demo; a day where every event was a new visitor spilled 9 MiB
+    of sessions at 32 MiB in parts of 32,000 events, and peaked 6 MiB higher than in parts of
+    16,000). A lone visitor is one part, however busy."""
+    if visitors <= 1:
+        return 1
+    return max(-(-events // per_part), -(-visitors // (per_part // 2)))
 
 
 def _events_of(cur: Any, day_params: dict[str, Any]) -> int:
@@ -175,15 +208,16 @@ def _roll_up_part(
     day: date,
     timezone: str,
     goals: tuple[Any, ...],
-    part: int,
-    parts: int,
+    modulus: int,
+    residue: int,
 ) -> None:
-    """The rollup rows of one part of the day's visitors, into ``day_rollups``."""
+    """The rollup rows of the day's visitors whose id is ``residue`` modulo ``modulus``, into
+    ``day_rollups``."""
     where = "site_id = $site AND day BETWEEN $raw_from AND $raw_to"
     day_params: dict[str, Any] = {"site": site_id, "raw_from": day, "raw_to": day}
-    if parts > 1:
-        where += " AND visitor % $parts = $part"
-        day_params.update(parts=parts, part=part)
+    if modulus > 1:
+        where += " AND visitor % $modulus = $residue"
+        day_params.update(modulus=modulus, residue=residue)
     # Narrow tables, one made at a time: DuckDB keeps a block per column of a table being
     # written, and one row per event with every session attribute (~50 columns) needed more
     # than 32 MiB however few the events.

@@ -231,6 +231,16 @@ class Store:
             ).fetchone()
         return (int(row[0]), int(row[1])) if row else (0, 0)
 
+    def pool_in_use(self) -> str:
+        """What DuckDB's pool holds, by tag, largest first ("HASH_TABLE 20.1 MiB, ..."): for
+        the log line of a job that ran out of memory."""
+        with self.read() as cur:
+            rows = cur.execute(
+                "SELECT tag, memory_usage_bytes / 2**20 FROM duckdb_memory()"
+                " WHERE memory_usage_bytes > 0 ORDER BY memory_usage_bytes DESC"
+            ).fetchall()
+        return ", ".join(f"{tag} {mib:.1f} MiB" for tag, mib in rows) or "nothing"
+
     def memory_limit(self) -> int:
         """DuckDB's memory limit in bytes (as set, or its default: 80% of the machine's), as
         read when the connection opened."""

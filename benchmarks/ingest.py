@@ -329,6 +329,11 @@ def _parse_args() -> argparse.Namespace:
         help="run hush serve --collectors N: N processes on the port (1)",
     )
     parser.add_argument(
+        "--server-log",
+        type=Path,
+        help="also keep hush serve's whole log in this file (printed only in part on failure)",
+    )
+    parser.add_argument(
         "--enforce-target",
         action="store_true",
         help=f"exit 1 unless hush/minimal >= {TARGET_RATIO} and p99 < {TARGET_P99_MS:g} ms",
@@ -378,9 +383,12 @@ def _server(
     port: int,
     ready: tuple[str, int],
     env: dict[str, str] | None = None,
+    log_path: Path | None = None,
 ) -> Iterator[Server]:
-    """A server process, ready once GET ``ready[0]`` answers ``ready[1]``; stopped on exit."""
-    with tempfile.TemporaryFile() as log:
+    """A server process, ready once GET ``ready[0]`` answers ``ready[1]``; stopped on exit.
+    Its output goes to ``log_path`` if given, else to a temporary file."""
+    opened = open(log_path, "w+b") if log_path else tempfile.TemporaryFile()  # noqa: SIM115
+    with opened as log:
         proc = processes.start(argv, output=log, errors=subprocess.STDOUT, env=env)
         server = Server(proc, port, log)
         try:
@@ -426,7 +434,9 @@ def _run_hush(
     port = _free_port()
     argv = [str(VENV_BIN / "hush"), "serve", "--host", "127.0.0.1", "--port", str(port)]
     argv += ["--collectors", str(args.collectors)]
-    with _server(processes, argv, port=port, ready=("/healthz", 200), env=env) as server:
+    with _server(
+        processes, argv, port=port, ready=("/healthz", 200), env=env, log_path=args.server_log
+    ) as server:
         pid = server.proc.pid
         print(f"hush serve: pid {pid}, http://127.0.0.1:{port}, data in {data_dir}", flush=True)
         with PeakSampler(pid) as sampler:
