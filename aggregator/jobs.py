@@ -101,18 +101,21 @@ class LoaderThread:
     def _pass(self) -> LoadReport:
         with self._passing:
             started = time.monotonic()
+            # Filled as each batch commits: a pass that fails later counts what it stored (a
+            # load's checkpoint out of memory once left hush_loaded_events_total short).
+            report = LoadReport()
             try:
-                report = load_pending(self._store, self._spool_dir)
+                load_pending(self._store, self._spool_dir, report)
             except Exception as exc:  # broken infrastructure (disk, database): retry with backoff
                 self.failures += 1
                 self.failed_passes += 1
                 log.error("loading the spool failed (%s): %s", type(exc).__name__, exc)
-                return LoadReport()
-        self.failures = 0
-        self.last_success = time.time()
+            else:
+                self.failures = 0
+                self.last_success = time.time()
+                self.passes += 1
         if self._observe is not None and report.segments:
             self._observe(report, time.monotonic() - started)
-        self.passes += 1
         self.totals.segments += report.segments
         self.totals.events += report.events
         self.totals.torn_lines += report.torn_lines

@@ -117,9 +117,11 @@ class _Segment:
     fd: int  # kept open (and, for orphans, locked) until the segment is deleted
 
 
-def load_pending(store: Store, spool_dir: Path) -> LoadReport:
-    """One loader pass; safe to run at any time and twice."""
-    report = LoadReport()
+def load_pending(store: Store, spool_dir: Path, report: LoadReport | None = None) -> LoadReport:
+    """One loader pass; safe to run at any time and twice. What it loads is added to
+    ``report`` as each batch commits, so a pass that fails after a commit (its upkeep, a later
+    batch) has still counted what it stored."""
+    report = LoadReport() if report is None else report
     segments = _claim_segments(spool_dir)
     try:
         while segments:
@@ -245,6 +247,13 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
         finally:
             if events:
                 cur.execute("DROP TABLE batch")
+    report.segments += len(fresh)
+    report.already_loaded += len(batch) - len(fresh)
+    report.events += inserted
+    report.torn_lines += torn
+    report.ids.extend(segment.path.stem for segment in fresh)
+    if torn:
+        log.warning("skipped %d torn spool lines", torn)
     batch_file.unlink()
     for segment in batch:
         segment.path.unlink(missing_ok=True)
@@ -256,13 +265,6 @@ def _load_batch(store: Store, batch: list[_Segment], report: LoadReport, batch_f
         with store.write() as cur:
             cur.execute("DELETE FROM loaded_segments WHERE list_contains($ids, id)", {"ids": ids})
     store.after_load()
-    report.segments += len(fresh)
-    report.already_loaded += len(batch) - len(fresh)
-    report.events += inserted
-    report.torn_lines += torn
-    report.ids.extend(segment.path.stem for segment in fresh)
-    if torn:
-        log.warning("skipped %d torn spool lines", torn)
 
 
 def purge_loaded_segments(store: Store, *, older_than_days: int = 2) -> None:
