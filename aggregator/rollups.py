@@ -101,15 +101,15 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
         done = 0
         while parts:
             modulus, residue = parts.pop(0)
+            if done:
+                # DuckDB's bookkeeping of the last part's statements let go of (it grew with
+                # every part), and the rows loads committed in between checkpointed.
+                store.empty_pool()
             events_in, visitors_in = _measure(cur, day_params, modulus, residue)
             split = _parts_of(events_in, visitors_in, per_part)
             if split > 1 and modulus * split <= MAX_MODULUS:
                 parts[:0] = [(modulus * split, residue + k * modulus) for k in range(split)]
                 continue
-            if done:
-                # DuckDB's bookkeeping of the last part's statements let go of (it grew with
-                # every part), and the rows loads committed in between checkpointed.
-                store.empty_pool()
             log.debug(
                 "rolling up site %d, %s: visitors %d modulo %d, %d events",
                 site_id,
@@ -127,6 +127,9 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
             return _replace_rollups(cur, day_params, provisional, events)
 
 
+# The visitors of a part. Typed, or DuckDB casts every visitor id to HUGEINT for the modulo:
+# a part of a 900,000-event day took 130 ms to find against 4 (each part does it three times).
+_OF_PART = "visitor % CAST($modulus AS UBIGINT) = CAST($residue AS UBIGINT)"
 # Past this many parts a part is rolled up as it is (its few visitors are that busy).
 MAX_MODULUS = 2**20
 
@@ -135,8 +138,8 @@ def _measure(cur: Any, day_params: dict[str, Any], modulus: int, residue: int) -
     """Events and (about) visitors of the day's visitors whose id is ``residue`` modulo
     ``modulus``."""
     [(events, visitors)] = cur.execute(
-        "SELECT count(*), approx_count_distinct(visitor) FROM events"
-        " WHERE site_id = $site AND day = $day AND visitor % $modulus = $residue",
+        "SELECT count(*), approx_count_distinct(visitor) FROM events"  # noqa: S608
+        f" WHERE site_id = $site AND day = $day AND {_OF_PART}",
         {**day_params, "modulus": modulus, "residue": residue},
     ).fetchall()
     return int(events), int(visitors)
@@ -216,7 +219,7 @@ def _roll_up_part(
     where = "site_id = $site AND day BETWEEN $raw_from AND $raw_to"
     day_params: dict[str, Any] = {"site": site_id, "raw_from": day, "raw_to": day}
     if modulus > 1:
-        where += " AND visitor % $modulus = $residue"
+        where += f" AND {_OF_PART}"
         day_params.update(modulus=modulus, residue=residue)
     # Narrow tables, one made at a time: DuckDB keeps a block per column of a table being
     # written, and one row per event with every session attribute (~50 columns) needed more
