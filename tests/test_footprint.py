@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -68,3 +69,28 @@ def test_a_server_loads_no_tool_it_does_not_run() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )
     assert done.stdout.split() == ["[]"]
+
+
+def test_a_server_gives_back_the_large_buffers_it_frees() -> None:
+    # glibc raises its mmap threshold to the size of each large block freed (up to 32 MiB),
+    # and its trim threshold to twice that: buffers of a few MiB then came from the heap, and
+    # stayed resident once freed (under the ingest benchmark, 3.3 MiB more held at the end).
+    probe = (
+        "import os; from collector.process import harden_process; harden_process()\n"
+        "def resident(): return int(open('/proc/self/statm').read().split()[1]) * os.sysconf("
+        "'SC_PAGE_SIZE')\n"
+        "block = bytearray(16 << 20); del block\n"  # mapped, then freed: the threshold rises
+        "before = resident()\n"
+        "buffers = [b'x' * (3 << 20) for _ in range(4)]; del buffers\n"
+        "print(resident() - before)"
+    )
+    env = {k: v for k, v in os.environ.items() if "MALLOC" not in k.upper()}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+        env=env,
+    )
+    assert int(done.stdout) < 2**20, f"{int(done.stdout) / 2**20:.1f} MiB still resident"
