@@ -330,22 +330,47 @@ def test_late_events_for_a_rolled_up_day_roll_it_up_again(tmp_path: Path) -> Non
         hush.stop()
 
 
+BUSY_DAY = date(2026, 3, 1)
+
+
+def busy_demo_day(store: Store, monkeypatch: pytest.MonkeyPatch, events: int, per_part: int) -> int:
+    """The demo site's id, with a day of ``events`` (``BUSY_DAY``) rolled up in parts of
+    ``per_part`` events."""
+    generate_demo(store, events=events, days=1, today=BUSY_DAY)
+    site = find_site(store, "demo.example")
+    assert site is not None
+    monkeypatch.setattr(store_module, "EVENTS_PER_MIB", 0)
+    monkeypatch.setattr(store_module, "MIN_EVENTS_PER_PART", per_part)
+    return site.id
+
+
+def assert_rolled_up_again(
+    store: Store, monkeypatch: pytest.MonkeyPatch, site_id: int, roll_up_part: object
+) -> None:
+    """``BUSY_DAY``'s rollup missed what a load added meanwhile: it is stale (read raw), and
+    rolled up again (``roll_up_part`` put back) it gives what its raw events give."""
+    query = Query(site_id, BUSY_DAY, BUSY_DAY, ("visitors", "pageviews", "bounce_rate"))
+    raw = run_query(store, query, use_rollups=False)
+    assert _provisional(store, BUSY_DAY) == (False, True)
+    closed = ManualClock(utc(2026, 3, 2, 12, 0)).now()
+    assert days_to_roll_up(store, closed) == [(site_id, BUSY_DAY)]
+    monkeypatch.setattr(rollups, "_roll_up_part", roll_up_part)
+    rollups.rollup_day(store, site_id, BUSY_DAY)
+    assert _provisional(store, BUSY_DAY) == (False, False)
+    assert run_query(store, query) == raw
+
+
 def test_a_load_waiting_while_a_busy_day_rolls_up_goes_in_between_its_parts(
     store: Store, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     # A busy day rolls up a part of its visitors at a time, tens of seconds at the default
     # memory limit: a load that waits for the writer meanwhile goes in after the part at work
     # (it once waited for the whole day), and the day it changed is rolled up again.
-    day = date(2026, 3, 1)
-    generate_demo(store, events=1000, days=1, today=day)
-    site = find_site(store, "demo.example")
-    assert site is not None
-    monkeypatch.setattr(store_module, "EVENTS_PER_MIB", 0)
-    monkeypatch.setattr(store_module, "MIN_EVENTS_PER_PART", 100)  # about ten parts
+    site_id = busy_demo_day(store, monkeypatch, events=1000, per_part=100)  # about ten parts
     spool = tmp_path / "spool"
     spool.mkdir()
-    late = orjson.loads(_line("/late", site=site.id))
-    late["d"] = (day - date(1970, 1, 1)).days
+    late = orjson.loads(_line("/late", site=site_id))
+    late["d"] = (BUSY_DAY - date(1970, 1, 1)).days
     (spool / "00000000000000001-1-late.seg").write_bytes(orjson.dumps(late) + b"\n")
     loading = threading.Thread(target=load_pending, args=(store, spool))
     seen: list[int] = []  # per part: the late event in the store when the part began
@@ -361,17 +386,10 @@ def test_a_load_waiting_while_a_busy_day_rolls_up_goes_in_between_its_parts(
             wait_until(lambda: store._writers_waiting, what="the load to wait for the writer")
 
     monkeypatch.setattr(rollups, "_roll_up_part", part)
-    rollups.rollup_day(store, site.id, day)
+    rollups.rollup_day(store, site_id, BUSY_DAY)
     loading.join()
     assert len(seen) > 2 and seen[:2] == [0, 1]  # loaded after the first part, not the last
-    pageviews = Query(site.id, day, day, ("pageviews",))
-    raw = run_query(store, pageviews, use_rollups=False)
-    assert _provisional(store, day) == (False, True)  # stale: read raw, rolled up again
-    assert days_to_roll_up(store, ManualClock(utc(2026, 3, 2, 12, 0)).now()) == [(site.id, day)]
-    monkeypatch.setattr(rollups, "_roll_up_part", roll_up_part)
-    rollups.rollup_day(store, site.id, day)
-    assert _provisional(store, day) == (False, False)
-    assert run_query(store, pageviews) == raw
+    assert_rolled_up_again(store, monkeypatch, site_id, roll_up_part)
 
 
 def test_a_day_that_grows_while_it_rolls_up_splits_its_later_parts_to_keep_them_small(
@@ -381,12 +399,7 @@ def test_a_day_that_grows_while_it_rolls_up_splits_its_later_parts_to_keep_them_
     # planned from the day's events at the start grew past what DuckDB's memory holds (30,000
     # events planned, 48,000 three parts later: out of 32 MiB, and the live rollup failed
     # again at every try while the intake ran). Each part is measured when its turn comes.
-    day = date(2026, 3, 1)
-    generate_demo(store, events=400, days=1, today=day)
-    site = find_site(store, "demo.example")
-    assert site is not None
-    monkeypatch.setattr(store_module, "EVENTS_PER_MIB", 0)
-    monkeypatch.setattr(store_module, "MIN_EVENTS_PER_PART", 100)  # four parts
+    site_id = busy_demo_day(store, monkeypatch, events=400, per_part=100)  # four parts
     roll_up_part = rollups._roll_up_part
     parts: list[object] = []
 
@@ -397,21 +410,15 @@ def test_a_day_that_grows_while_it_rolls_up_splits_its_later_parts_to_keep_them_
             cur.execute(
                 "INSERT INTO events SELECT * REPLACE (hash(visitor) AS visitor) FROM events"
                 " WHERE site_id = $site AND day = $day",
-                {"site": site.id, "day": day},
+                {"site": site_id, "day": BUSY_DAY},
             )
 
     monkeypatch.setattr(rollups, "_roll_up_part", part)
     with caplog.at_level(logging.DEBUG, logger="hush.rollups"):
-        rollups.rollup_day(store, site.id, day)
+        rollups.rollup_day(store, site_id, BUSY_DAY)
     sizes = [int(m[1]) for m in re.finditer(r"modulo \d+, (\d+) events", caplog.text)]
     assert len(sizes) == len(parts) > 4 and max(sizes) <= 100, sizes
-    pageviews = Query(site.id, day, day, ("visitors", "pageviews", "bounce_rate"))
-    raw = run_query(store, pageviews, use_rollups=False)
-    assert _provisional(store, day) == (False, True)  # stale: rolled up again
-    monkeypatch.setattr(rollups, "_roll_up_part", roll_up_part)
-    rollups.rollup_day(store, site.id, day)
-    assert _provisional(store, day) == (False, False)
-    assert run_query(store, pageviews) == raw
+    assert_rolled_up_again(store, monkeypatch, site_id, roll_up_part)
 
 
 class _MallInfo2(ctypes.Structure):
