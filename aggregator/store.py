@@ -233,12 +233,15 @@ class Store:
 
     def pool_in_use(self) -> str:
         """What DuckDB's pool holds, by tag, largest first ("HASH_TABLE 20.1 MiB, ..."): for
-        the log line of a job that ran out of memory."""
-        with self.read() as cur:
-            rows = cur.execute(
-                "SELECT tag, memory_usage_bytes / 2**20 FROM duckdb_memory()"
-                " WHERE memory_usage_bytes > 0 ORDER BY memory_usage_bytes DESC"
-            ).fetchall()
+        the log line of a job that ran out of memory (never raises: "unknown (why)")."""
+        try:
+            with self.read() as cur:
+                rows = cur.execute(
+                    "SELECT tag, memory_usage_bytes / 2**20 FROM duckdb_memory()"
+                    " WHERE memory_usage_bytes > 0 ORDER BY memory_usage_bytes DESC"
+                ).fetchall()
+        except duckdb.Error as exc:
+            return f"unknown ({type(exc).__name__}: {exc})"
         return ", ".join(f"{tag} {mib:.1f} MiB" for tag, mib in rows) or "nothing"
 
     def memory_limit(self) -> int:

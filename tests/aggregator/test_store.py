@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from datetime import date
 from pathlib import Path
 
@@ -173,3 +174,19 @@ def test_a_long_jobs_steps_empty_the_pool_but_never_under_a_reader(tmp_path: Pat
             ]
     finally:
         store.close()
+
+
+def test_a_job_out_of_memory_can_say_what_duckdbs_pool_held(tmp_path: Path) -> None:
+    # The maintenance log line after an out-of-memory failure names what filled the pool.
+    store = Store(tmp_path / "hush.duckdb", memory_limit="32MiB", threads=1)
+    try:
+        with store.writer() as cur:
+            cur.execute(
+                "CREATE TEMP TABLE held AS SELECT range AS n, repeat('x', 50) AS s"
+                " FROM range(200000)"
+            )
+            held = store.pool_in_use()
+        assert re.match(r"IN_MEMORY_TABLE \d+\.\d MiB", held), held
+    finally:
+        store.close()
+    assert store.pool_in_use().startswith("unknown (")  # closed: said, not raised
