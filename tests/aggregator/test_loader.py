@@ -307,9 +307,9 @@ def test_a_load_that_fails_after_its_commit_still_counts_what_it_stored(
             raise duckdb.OutOfMemoryException("failed to pin block of size 256.0 KiB")
 
         monkeypatch.setattr(hush.app.store, "after_load", out_of_memory)
-        assert hush.load().events == 3
+        hush.load()  # this pass or the loader thread's, woken by the segment's closing
         monkeypatch.undo()
-        assert hush.load().events == 0  # loaded once: nothing left to load
+        hush.load()  # nothing left: the segment loaded once
         metrics = hush.client.get("/metrics").text
         assert re.search(r"^hush_loaded_events_total 3$", metrics, re.MULTILINE)
         assert re.search(r"^hush_load_failures_total 1$", metrics, re.MULTILINE)
