@@ -98,13 +98,8 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
         # events held 48,000 three parts later, and ran out of 32 MiB).
         per_part = store.events_per_part()
         parts = [(1, 0)]
-        done = 0
         while parts:
             modulus, residue = parts.pop(0)
-            if done:
-                # DuckDB's bookkeeping of the last part's statements let go of (it grew with
-                # every part), and the rows loads committed in between checkpointed.
-                store.empty_pool()
             events_in, visitors_in = _measure(cur, day_params, modulus, residue)
             split = _parts_of(events_in, visitors_in, per_part)
             if split > 1 and modulus * split <= MAX_MODULUS:
@@ -119,10 +114,13 @@ def rollup_day(store: Store, site_id: int, day: date, *, provisional: bool = Fal
                 events_in,
             )
             _roll_up_part(cur, site_id, day, timezone, goals, modulus, residue)
-            done += 1
             if parts:
                 _fold_parts(cur)
             store.let_writers_in()
+            if parts:
+                # DuckDB's bookkeeping of the last part's statements let go of (it grew with
+                # every part), and the rows loads committed in between checkpointed.
+                store.empty_pool()
         with transaction(cur):
             return _replace_rollups(cur, day_params, provisional, events)
 

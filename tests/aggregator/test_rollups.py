@@ -457,12 +457,7 @@ def test_a_busy_days_rollup_keeps_no_bookkeeping_of_its_earlier_parts(
     # with it). Between parts the store empties DuckDB's pool, which goes through the queues.
     store = Store(tmp_path / "hush.duckdb", memory_limit="32MiB", threads=1)
     try:
-        day = date(2026, 3, 1)
-        generate_demo(store, events=1400, days=1, today=day)
-        site = find_site(store, "demo.example")
-        assert site is not None
-        monkeypatch.setattr(store_module, "EVENTS_PER_MIB", 0)
-        monkeypatch.setattr(store_module, "MIN_EVENTS_PER_PART", 200)  # seven parts
+        site_id = busy_demo_day(store, monkeypatch, events=1400, per_part=200)  # seven parts
         heap: list[int] = []  # after each part
         roll_up_part = rollups._roll_up_part
 
@@ -471,10 +466,10 @@ def test_a_busy_days_rollup_keeps_no_bookkeeping_of_its_earlier_parts(
             heap.append(heap_in_use())
 
         monkeypatch.setattr(rollups, "_roll_up_part", part)
-        rollups.rollup_day(store, site.id, day)
+        rollups.rollup_day(store, site_id, BUSY_DAY)
         assert len(heap) >= 7
         assert heap[-1] - heap[2] < 2**20, [round(h / 2**20, 2) for h in heap]
-        pageviews = Query(site.id, day, day, ("visitors", "pageviews", "bounce_rate"))
+        pageviews = Query(site_id, BUSY_DAY, BUSY_DAY, ("visitors", "pageviews", "bounce_rate"))
         assert run_query(store, pageviews) == run_query(store, pageviews, use_rollups=False)
     finally:
         store.close()
